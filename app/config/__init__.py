@@ -1,0 +1,1 @@
+"""Configuration: the TOML schema, loading from ``variants/``, validation and snapshots."""

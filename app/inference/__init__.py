@@ -1,0 +1,1 @@
+"""The inference pipeline: request → variant → prompt → provider → response → record."""

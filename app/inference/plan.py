@@ -1,0 +1,180 @@
+"""Turns a validated request into a :class:`Plan`: everything decided before a provider call.
+
+All 4xx decisions happen here (unknown model, bad campaign, schema or template failures), so
+nothing is sent upstream or recorded for a request the gateway rejects.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from app.config.snapshot import Route, Snapshot
+from app.errors import InvalidRequest
+from app.ids import uuid7_str
+from app.prompts import TemplateProblem
+from app.providers.base import ProviderRequest
+from app.routing.resolve import resolve_target
+from app.routing.variants import Assignment, choose_variant
+from app.wire.request import OPENAI_PARAMS, VLLM_PARAMS, ChatRequest, Message, extra_fields
+
+
+@dataclass(slots=True)
+class CallContext:
+    """Facts about the HTTP call that are not in the body."""
+
+    received_at: float  # time.perf_counter()
+    created_at: float  # time.time()
+    api_key_id: str = ""
+    endpoint: str | None = None  # TIR-style path naming the function or model
+
+
+@dataclass(slots=True)
+class Plan:
+    snapshot: Snapshot
+    request: ChatRequest
+    context: CallContext
+    model_name: str
+    inference_id: str
+    episode_id: str
+    routes: tuple[Route, ...]
+    provider_request: ProviderRequest
+    function: str | None = None
+    assignment: Assignment | None = None
+    system_prompt: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    parent_completion_ids: list[str] = field(default_factory=list)
+
+    @property
+    def variant(self) -> str | None:
+        return self.assignment.variant.name if self.assignment else None
+
+    @property
+    def campaign(self) -> str | None:
+        return self.assignment.campaign.key if self.assignment and self.assignment.campaign else None
+
+    @property
+    def session_id(self) -> str | None:
+        return str(self.request.session_id) if self.request.session_id else None
+
+    @property
+    def store(self) -> bool:
+        return self.request.store and not self.request.tz_dryrun
+
+
+def make_plan(snapshot: Snapshot, request: ChatRequest, body: bytes, context: CallContext) -> Plan:
+    model_name = context.endpoint or request.model
+    if not model_name:
+        raise InvalidRequest("Missing required parameter 'model'", param="model")
+    target = resolve_target(snapshot, model_name)
+    _reject_tool_toggles(request, model_name)
+    episode_id = _episode_id(request)
+    messages = [_upstream_message(m) for m in request.messages]
+    params = _request_params(request, body)
+    plan = Plan(
+        snapshot=snapshot,
+        request=request,
+        context=context,
+        model_name=model_name,
+        inference_id=uuid7_str(),
+        episode_id=episode_id,
+        routes=target.routes,
+        provider_request=ProviderRequest("", messages, params, request.stream, request.include_usage),
+        labels=_labels(request),
+        tags=_tags(request),
+        parent_completion_ids=[m.completion_id for m in request.messages if m.completion_id],
+    )
+    if target.function is not None:
+        function = target.function
+        assignment = choose_variant(
+            snapshot,
+            function,
+            pinned=target.pinned_variant or request.tz_variant_name,
+            ab_campaign=request.ab_campaign,
+            units={"session_id": plan.session_id, "user": request.user, "episode_id": episode_id},
+        )
+        variant = assignment.variant
+        plan.assignment = assignment
+        plan.function = function.name
+        plan.routes = variant.routes
+        args = request.system_prompt_args or {}
+        _check_args(function.schema, args)
+        if variant.template is not None:
+            try:
+                plan.system_prompt = variant.template.render(args)
+            except TemplateProblem as exc:
+                raise InvalidRequest(str(exc), param="system_prompt_args") from None
+            messages.insert(0, Message(role="system", content=plan.system_prompt))
+        if variant.params:
+            plan.provider_request.params = {**variant.params, **params}
+    return plan
+
+
+def _reject_tool_toggles(request: ChatRequest, model_name: str) -> None:
+    # Server-side tools are not configurable yet, so a toggle can only name a tool that does not exist.
+    for i, tool in enumerate(request.tools or ()):
+        if tool.id is not None:
+            raise InvalidRequest(f"'{model_name}' declares no server-side tool '{tool.id}'", param=f"tools[{i}].id")
+
+
+def _check_args(schema: Any, args: dict[str, Any]) -> None:
+    if schema is None:
+        return
+    error = next(iter(schema.iter_errors(args)), None)
+    if error is not None:
+        path = [str(p) for p in error.absolute_path]
+        if error.validator == "required":
+            path += [name for name in error.validator_value if name not in error.instance][:1]
+        where = ".".join(path)
+        param = f"system_prompt_args.{where}" if where else "system_prompt_args"
+        raise InvalidRequest(f"system_prompt_args does not match the function's schema: {error.message}", param=param)
+
+
+def _upstream_message(message: Message) -> Message:
+    if message.completion_id is None:
+        return message
+    return msgspec.structs.replace(message, completion_id=None)
+
+
+def _request_params(request: ChatRequest, body: bytes) -> dict[str, Any]:
+    params = {
+        name: value
+        for name in OPENAI_PARAMS + VLLM_PARAMS
+        if (value := getattr(request, name)) is not None
+    }
+    tools = [t for t in request.tools or () if t.function is not None]
+    if tools:
+        params["tools"] = tools
+    if not request.drop_params:
+        params.update(extra_fields(body))
+    return params
+
+
+def _episode_id(request: ChatRequest) -> str:
+    given = request.tz_episode_id or request.episode_id
+    return str(given) if given else uuid7_str()
+
+
+def _labels(request: ChatRequest) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for source in (request.metadata, request.labels, request.tz_tags):
+        if source:
+            labels.update(source)
+    return labels
+
+
+def _tags(request: ChatRequest) -> list[str]:
+    tags = request.tags
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        return [t.strip() for t in tags.split(",") if t.strip()]
+    return list(tags)
+
+
+def new_context(api_key_id: str = "", endpoint: str | None = None) -> CallContext:
+    return CallContext(time.perf_counter(), time.time(), api_key_id, endpoint)

@@ -1,0 +1,1 @@
+"""Backend providers behind one small interface (:class:`app.providers.base.Provider`)."""

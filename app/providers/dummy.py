@@ -1,0 +1,173 @@
+"""The ``dummy`` provider: a real provider that answers locally, for demos, tests and benchmarks.
+
+It honours what a model would (``n``, ``max_tokens``, ``stop``, tools) and paces its output by
+``ttft_ms`` and ``tokens_per_s``, so timings, streaming and cancellation behave as they do
+against a real backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import time
+import uuid
+from typing import Any, AsyncIterator
+
+import msgspec
+
+from app.config.schema import DummyProviderConfig
+from app.providers.base import GeneratorStream, ProviderReply, ProviderRequest, now
+from app.providers.tokens import count_prompt_tokens, message_text
+from app.wire.response import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChunkChoice,
+    Choice,
+    Delta,
+    FunctionCall,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    encoder,
+)
+
+_TOKEN = re.compile(r"\s*\S+")
+
+
+class _Answer(msgspec.Struct):
+    text: str
+    tool_call: ToolCall | None
+    finish_reason: str
+    tokens: list[str]
+
+
+class DummyProvider:
+    type = "dummy"
+
+    def __init__(self, name: str, config: DummyProviderConfig) -> None:
+        self.name = name
+        self.config = config
+        self._ttft = config.ttft_ms / 1000
+        self._per_token = 1 / config.tokens_per_s if config.tokens_per_s else 0.0
+        self._ids = itertools.count()
+
+    async def complete(self, request: ProviderRequest) -> ProviderReply:
+        raw_request = _encode_request(request)
+        answer = self._answer(request)
+        if self._ttft:
+            await asyncio.sleep(self._ttft)
+        first_byte_at = now()
+        if self._per_token:
+            await asyncio.sleep(self._per_token * len(answer.tokens))
+        n = request.params.get("n") or 1
+        message = (
+            AssistantMessage(content=None, tool_calls=[answer.tool_call])
+            if answer.tool_call
+            else AssistantMessage(content=answer.text)
+        )
+        completion = ChatCompletion(
+            id=self._id(),
+            created=int(time.time()),
+            model=request.model,
+            choices=[Choice(index=i, message=message, finish_reason=answer.finish_reason) for i in range(n)],
+            usage=self._usage(request, answer, n),
+        )
+        return ProviderReply(completion, raw_request, encoder.encode(completion), first_byte_at)
+
+    def stream(self, request: ProviderRequest) -> GeneratorStream:
+        return GeneratorStream(_encode_request(request), self._chunks(request))
+
+    async def _chunks(self, request: ProviderRequest) -> AsyncIterator[ChatCompletionChunk]:
+        answer = self._answer(request)
+        n = request.params.get("n") or 1
+        ident, created = self._id(), int(time.time())
+
+        def chunk(deltas: list[Delta], finish: str | None = None) -> ChatCompletionChunk:
+            return ChatCompletionChunk(
+                id=ident,
+                created=created,
+                model=request.model,
+                choices=[ChunkChoice(index=i, delta=d, finish_reason=finish) for i, d in enumerate(deltas)],
+            )
+
+        if self._ttft:
+            await asyncio.sleep(self._ttft)
+        yield chunk([Delta(role="assistant", content="") for _ in range(n)])
+        if answer.tool_call:
+            call = answer.tool_call
+            yield chunk([
+                Delta(tool_calls=[ToolCallDelta(0, call.id, "function", FunctionCall(call.function.name, ""))])
+                for _ in range(n)
+            ])
+        for token in answer.tokens:
+            if self._per_token:
+                await asyncio.sleep(self._per_token)
+            if answer.tool_call:
+                delta = Delta(tool_calls=[ToolCallDelta(0, function=FunctionCall(arguments=token))])
+            else:
+                delta = Delta(content=token)
+            yield chunk([delta] * n)
+        yield chunk([Delta()] * n, answer.finish_reason)
+        if request.include_usage:
+            final = chunk([])
+            final.usage = self._usage(request, answer, n)
+            yield final
+
+    def _answer(self, request: ProviderRequest) -> _Answer:
+        mode = self.config.mode
+        prompt = _last_user_text(request.messages)
+        if mode == "tool_call":
+            arguments = msgspec.json.encode({"query": prompt}).decode()
+            call = ToolCall(f"call_{uuid.uuid4().hex[:24]}", FunctionCall(_tool_name(request, self.config.tool_name), arguments))
+            return _Answer("", call, "tool_calls", _TOKEN.findall(arguments))
+        if mode == "json":
+            text = msgspec.json.encode({"answer": prompt}).decode()
+        elif mode == "fixed":
+            text = self.config.text
+        else:
+            text = prompt
+        return _truncate(text, request.params)
+
+    def _usage(self, request: ProviderRequest, answer: _Answer, n: int) -> Usage:
+        prompt = count_prompt_tokens(request.messages)
+        completion = len(answer.tokens) * n
+        return Usage(prompt, completion, prompt + completion)
+
+    def _id(self) -> str:
+        return f"chatcmpl-dummy-{next(self._ids)}"
+
+
+def _truncate(text: str, params: dict[str, Any]) -> _Answer:
+    finish = "stop"
+    stop = params.get("stop")
+    for marker in [stop] if isinstance(stop, str) else stop or ():
+        cut = text.find(marker)
+        if cut >= 0:
+            text = text[:cut]
+    tokens = _TOKEN.findall(text)
+    limit = params.get("max_completion_tokens") or params.get("max_tokens")
+    if limit is not None and len(tokens) > limit:
+        tokens, finish = tokens[:limit], "length"
+        text = "".join(tokens)
+    return _Answer(text, None, finish, tokens)
+
+
+def _last_user_text(messages: list[Any]) -> str:
+    for message in reversed(messages):
+        if message.role == "user":
+            return message_text(message)
+    return ""
+
+
+def _tool_name(request: ProviderRequest, default: str) -> str:
+    for tool in request.params.get("tools") or ():
+        function = tool.get("function") if isinstance(tool, dict) else getattr(tool, "function", None)
+        if function is not None:
+            return function["name"] if isinstance(function, dict) else function.name
+    return default
+
+
+def _encode_request(request: ProviderRequest) -> bytes:
+    return encoder.encode({"model": request.model, "messages": request.messages, **request.params})

@@ -1,0 +1,25 @@
+"""Readiness checks: each component registers a probe; ``GET /ready`` runs them all."""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+Probe = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+class Readiness:
+    def __init__(self) -> None:
+        self._probes: dict[str, Probe] = {}
+
+    def add(self, name: str, probe: Probe) -> None:
+        self._probes[name] = probe
+
+    async def check(self) -> dict[str, dict[str, object]]:
+        results: dict[str, dict[str, object]] = {}
+        for name, probe in self._probes.items():
+            try:
+                ok, detail = await probe()
+            except Exception as exc:  # a probe that crashes means "not ready", with the reason
+                ok, detail = False, f"{type(exc).__name__}: {exc}"
+            results[name] = {"ok": ok, "detail": detail}
+        return results

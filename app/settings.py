@@ -1,0 +1,77 @@
+"""Process settings, read once from ``SWITCHYARD_*`` environment variables.
+
+The CLI turns its flags into the same variables before the server starts, so a worker
+process (which granian spawns fresh) sees exactly what the command line asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+import msgspec
+
+ENV_PREFIX = "SWITCHYARD_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    config_dir: str = "./variants"
+    data_dir: str = "./data"
+    database_url: str | None = None
+    clickhouse_url: str | None = None
+    require_auth: bool = False
+    max_body_bytes: int = 10 * 1024 * 1024
+    admin_token: str | None = None
+    log_level: str = "info"
+    # Write path (see docs/analytics.md): batch by size or interval, bounded queue.
+    write_batch_rows: int = 5000
+    write_interval_s: float = 0.5
+    write_queue_rows: int = 100_000
+    # ClickHouse being down is retried this many times (with backoff) before a batch spills.
+    write_retries: int = 3
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in msgspec.structs.fields(cls):
+            raw = environ.get(ENV_PREFIX + field.name.upper())
+            if raw not in (None, ""):
+                values[field.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return msgspec.convert(values, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SystemExit(f"invalid setting: {exc}") from exc
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'switchyard.db'}"
+
+    @property
+    def resolved_clickhouse_url(self) -> str:
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return f"chdb://{Path(self.data_dir).resolve() / 'clickhouse'}"
+
+    @property
+    def spill_dir(self) -> Path:
+        return Path(self.data_dir) / "spill"
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        env: dict[str, str] = {}
+        for field in msgspec.structs.fields(self):
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            env[ENV_PREFIX + field.name.upper()] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
+        return env

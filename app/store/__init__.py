@@ -1,0 +1,1 @@
+"""Storage: ClickHouse (inference log, feedback, analytics) and the SQL config store."""

@@ -1,0 +1,117 @@
+"""Completion and chunk shapes: what OpenAI-compatible providers return and what we send back.
+
+Provider replies are decoded leniently (unknown fields ignored, ``logprobs`` kept as raw
+JSON so it passes through untouched). Fields that OpenAI omits rather than nulls are
+``UNSET`` so that encoding reproduces OpenAI's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+
+class FunctionCall(msgspec.Struct):
+    name: str = ""
+    arguments: str = ""
+
+
+class ToolCall(msgspec.Struct):
+    id: str
+    function: FunctionCall
+    type: str = "function"
+
+
+class Usage(msgspec.Struct):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    # Timings in seconds (SambaNova's definitions); only set on responses we produce.
+    time_to_first_token: float | UnsetType = UNSET
+    throughput_after_first_token: float | UnsetType = UNSET
+    model_execution_time: float | UnsetType = UNSET
+    queue_time: float | UnsetType = UNSET
+
+
+class AssistantMessage(msgspec.Struct):
+    content: str | None = None
+    role: str = "assistant"
+    reasoning_content: str | None | UnsetType = UNSET
+    tool_calls: list[ToolCall] | UnsetType = UNSET
+    refusal: str | None | UnsetType = UNSET
+
+
+class Choice(msgspec.Struct):
+    index: int = 0
+    message: AssistantMessage = msgspec.field(default_factory=AssistantMessage)
+    finish_reason: str | None = None
+    logprobs: msgspec.Raw | None | UnsetType = UNSET
+    completion_id: str | UnsetType = UNSET
+
+
+class ChatCompletion(msgspec.Struct, kw_only=True):
+    """An upstream ``chat.completion`` and, with the routing fields set, our response."""
+
+    id: str = ""
+    object: str = "chat.completion"
+    created: int = 0
+    model: str = ""
+    choices: list[Choice] = msgspec.field(default_factory=list)
+    usage: Usage | None = None
+    system_fingerprint: str | None | UnsetType = UNSET
+    episode_id: str | UnsetType = UNSET
+    session_id: str | None | UnsetType = UNSET
+    function: str | None | UnsetType = UNSET
+    variant: str | None | UnsetType = UNSET
+    ab_campaign: str | None | UnsetType = UNSET
+
+
+class ToolCallDelta(msgspec.Struct, omit_defaults=True):
+    index: int = 0
+    id: str | None = None
+    type: str | None = None
+    function: FunctionCall | None = None
+
+
+class Delta(msgspec.Struct, omit_defaults=True):
+    role: str | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+    refusal: str | None = None
+
+
+class ChunkChoice(msgspec.Struct):
+    index: int = 0
+    delta: Delta = msgspec.field(default_factory=Delta)
+    finish_reason: str | None = None
+    logprobs: msgspec.Raw | None | UnsetType = UNSET
+    completion_id: str | UnsetType = UNSET
+
+
+class ChatCompletionChunk(msgspec.Struct, kw_only=True):
+    id: str = ""
+    object: str = "chat.completion.chunk"
+    created: int = 0
+    model: str = ""
+    choices: list[ChunkChoice] = msgspec.field(default_factory=list)
+    usage: Usage | None | UnsetType = UNSET
+    system_fingerprint: str | None | UnsetType = UNSET
+    episode_id: str | UnsetType = UNSET
+    session_id: str | None | UnsetType = UNSET
+    function: str | None | UnsetType = UNSET
+    variant: str | None | UnsetType = UNSET
+    ab_campaign: str | None | UnsetType = UNSET
+
+
+class StreamError(msgspec.Struct):
+    """An error event sent inside an SSE stream that has already started."""
+
+    error: dict[str, Any]
+
+
+completion_decoder = msgspec.json.Decoder(ChatCompletion)
+chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
+encoder = msgspec.json.Encoder()
