@@ -242,7 +242,7 @@ def check_semantics(request: ChatRequest) -> None:
 def _param_of(message: str) -> str | None:
     missing = _MISSING.search(message)
     path = _PATH.search(message)
-    prefix = path.group(1) if path else ""
+    prefix = path.group(1).replace("[...]", "") if path else ""  # msgspec hides dict keys
     if missing:
         return f"{prefix}.{missing.group(1)}" if prefix else missing.group(1)
     return prefix or None

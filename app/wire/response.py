@@ -13,6 +13,10 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 
+def _null() -> msgspec.Raw:
+    return msgspec.Raw(b"null")
+
+
 class FunctionCall(msgspec.Struct):
     name: str = ""
     arguments: str = ""
@@ -47,7 +51,7 @@ class Choice(msgspec.Struct):
     index: int = 0
     message: AssistantMessage = msgspec.field(default_factory=AssistantMessage)
     finish_reason: str | None = None
-    logprobs: msgspec.Raw | None | UnsetType = UNSET
+    logprobs: msgspec.Raw = msgspec.field(default_factory=_null)
     completion_id: str | UnsetType = UNSET
 
 
@@ -87,7 +91,7 @@ class ChunkChoice(msgspec.Struct):
     index: int = 0
     delta: Delta = msgspec.field(default_factory=Delta)
     finish_reason: str | None = None
-    logprobs: msgspec.Raw | None | UnsetType = UNSET
+    logprobs: msgspec.Raw = msgspec.field(default_factory=_null)
     completion_id: str | UnsetType = UNSET
 
 

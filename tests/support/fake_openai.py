@@ -1,0 +1,164 @@
+"""A fake OpenAI-compatible server on 127.0.0.1, run in a background thread.
+
+One server, many behaviours, chosen by the first path segment of the base URL:
+``/ok/v1`` answers (echo, tools, n, streaming), ``/fail500/v1`` returns 500, ``/fail429/v1``
+returns 429, ``/reject400/v1`` returns 400, ``/stall/v1`` never answers in time, ``/reset/v1``
+drops the connection, ``/badsse/v1`` streams an event that is not JSON, ``/slowstream/v1`` streams
+slowly (for disconnect tests). Every request body is kept for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from aiohttp import web
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.disconnects: dict[str, int] = defaultdict(int)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def url(self, behaviour: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{behaviour}/v1"
+
+    def start(self) -> "FakeOpenAI":
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _shutdown(self) -> None:
+        await self._runner.cleanup()
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def last(self, behaviour: str) -> dict[str, Any]:
+        return self.requests[behaviour][-1]
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_post("/{behaviour}/v1/chat/completions", self._handle)
+        self._runner = runner = web.AppRunner(app, shutdown_timeout=1)
+        self._loop.run_until_complete(runner.setup())
+        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        behaviour = request.match_info["behaviour"]
+        body = await request.json()
+        body["_headers"] = dict(request.headers)
+        self.requests[behaviour].append(body)
+        if behaviour == "fail500":
+            return web.json_response({"error": {"message": "upstream exploded"}}, status=500)
+        if behaviour == "fail429":
+            return web.json_response({"error": {"message": "slow down"}}, status=429)
+        if behaviour == "reject400":
+            return web.json_response({"error": {"message": "context length exceeded"}}, status=400)
+        if behaviour == "stall":
+            await asyncio.sleep(30)
+        if behaviour == "reset":
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response()
+        if body.get("stream"):
+            return await self._stream(request, behaviour, body)
+        return web.json_response(_completion(body))
+
+    async def _stream(self, request: web.Request, behaviour: str, body: dict[str, Any]) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        if behaviour == "badsse":
+            await response.write(b'data: {"id": "x", "choices": [{"index": 0, "delta": {"content": "ok"}}]}\n\n')
+            await response.write(b"data: {this is not json\n\n")
+            return response
+        pieces = _answer(body).split(" ")
+        delay = 0.2 if behaviour == "slowstream" else 0
+        try:
+            await response.write(_event(body, {"role": "assistant", "content": ""}))
+            for i, piece in enumerate(pieces):
+                if delay:
+                    await asyncio.sleep(delay)
+                await response.write(_event(body, {"content": piece if i == 0 else " " + piece}))
+            await response.write(_event(body, {}, finish="stop"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                usage = {"prompt_tokens": 11, "completion_tokens": len(pieces), "total_tokens": 11 + len(pieces)}
+                await response.write(b"data: " + json.dumps({"id": "up", "object": "chat.completion.chunk", "created": 1, "model": body["model"], "choices": [], "usage": usage}).encode() + b"\n\n")
+            await response.write(b"data: [DONE]\n\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.disconnects[behaviour] += 1
+            raise
+        return response
+
+
+def _last_user(body: dict[str, Any]) -> str:
+    for message in reversed(body["messages"]):
+        if message["role"] == "user":
+            content = message["content"]
+            return content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
+    return ""
+
+
+def _answer(body: dict[str, Any]) -> str:
+    return f"echo: {_last_user(body)}"
+
+
+def _completion(body: dict[str, Any]) -> dict[str, Any]:
+    n = body.get("n") or 1
+    message: dict[str, Any] = {"role": "assistant", "content": _answer(body)}
+    finish = "stop"
+    tools = body.get("tools")
+    if tools:
+        name = tools[0]["function"]["name"]
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": '{"q": "x"}'}}],
+        }
+        finish = "tool_calls"
+    if "reasoner" in body["model"]:
+        message["reasoning_content"] = "thinking hard"
+    choice_extra = {"logprobs": {"content": []}} if body.get("logprobs") else {}
+    return {
+        "id": "chatcmpl-upstream",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body["model"],
+        "choices": [{"index": i, "message": message, "finish_reason": finish, **choice_extra} for i in range(n)],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+    }
+
+
+def _event(body: dict[str, Any], delta: dict[str, Any], finish: str | None = None) -> bytes:
+    chunk = {
+        "id": "chatcmpl-upstream",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": body["model"],
+        "choices": [{"index": i, "delta": delta, "finish_reason": finish} for i in range(body.get("n") or 1)],
+    }
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"

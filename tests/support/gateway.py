@@ -1,0 +1,76 @@
+"""Runs ``switchyard serve`` as a real process on 127.0.0.1 for tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.fake_openai import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Gateway:
+    def __init__(self, config_dir: Path, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.config_dir = config_dir
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = env or {}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "gateway.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> "Gateway":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
+        env.update(
+            SWITCHYARD_PORT=str(self.port),
+            SWITCHYARD_CONFIG_DIR=str(self.config_dir),
+            SWITCHYARD_DATA_DIR=str(self.data_dir),
+            SWITCHYARD_LOG_LEVEL="warning",
+            **self.env,
+        )
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gateway did not become healthy:\n{self.log()}")
+
+    def stop(self, timeout: float = 20) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def copy_demo_config(target: Path) -> Path:
+    shutil.copytree(REPO / "variants", target)
+    return target
