@@ -35,6 +35,29 @@ def _parser() -> argparse.ArgumentParser:
     validate = config_commands.add_parser("validate", help="check a variants directory and list every problem")
     validate.add_argument("directory", nargs="?", default=None)
     validate.set_defaults(run=_config_validate)
+    apply = config_commands.add_parser("apply", help="validate a variants directory and store it as a new version")
+    apply.add_argument("directory", nargs="?", default=None)
+    apply.add_argument("--comment", default=None, help="what changed (kept in the version history)")
+    apply.add_argument("--author", default="cli")
+    apply.set_defaults(run=_config_apply)
+    export = config_commands.add_parser("export", help="write the live config version out as files")
+    export.add_argument("directory")
+    export.add_argument("--version", type=int, default=None, help="a past version instead of the newest")
+    export.set_defaults(run=_config_export)
+
+    keys = commands.add_parser("keys", help="create, list and revoke API keys")
+    key_commands = keys.add_subparsers(title="keys commands")
+    create = key_commands.add_parser("create", help="create a key; it is printed once and never stored")
+    create.add_argument("--name", default=None)
+    create.add_argument("--admin", action="store_true", help="an admin key (admin API, SQL)")
+    create.add_argument("--functions", default=None, help="comma-separated functions the key may call")
+    create.add_argument("--rpm", type=int, default=None, help="requests-per-minute limit")
+    create.set_defaults(run=_keys_create)
+    listing = key_commands.add_parser("list", help="list keys (prefixes only)")
+    listing.set_defaults(run=_keys_list)
+    revoke = key_commands.add_parser("revoke", help="revoke a key by id or visible prefix")
+    revoke.add_argument("key")
+    revoke.set_defaults(run=_keys_revoke)
     return parser
 
 
@@ -42,14 +65,6 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(
         host=args.host, port=args.port, config_dir=args.config_dir, data_dir=args.data_dir, workers=args.workers
     )
-    from app.config.problems import ConfigError
-    from app.config.source import load_directory_snapshot
-
-    try:  # fail fast, in the parent, with every problem listed
-        load_directory_snapshot(settings.config_dir)
-    except ConfigError as exc:
-        print(f"switchyard: the config in {settings.config_dir} has problems:\n{exc}", file=sys.stderr)
-        return 1
     if settings.workers > 1 and not settings.clickhouse_url:
         print(
             "switchyard: --workers > 1 needs a ClickHouse server (SWITCHYARD_CLICKHOUSE_URL): the embedded "
@@ -92,6 +107,126 @@ def _config_validate(args: argparse.Namespace) -> int:
     print(f"{directory}: OK ({len(document.get('providers', {}))} providers, "
           f"{len(document.get('models', {}))} models, {len(functions)} functions)")
     return 0
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    """Repositories over the configured SQL store, migrated to the newest schema."""
+    from app.store.sql.engine import create_engine, is_postgres, session_factory
+    from app.store.sql.migrate import upgrade
+    from app.store.sql.repos import ConfigRepository, KeyRepository
+
+    url = settings.resolved_database_url
+    upgrade(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    return engine, ConfigRepository(sessions, notify=is_postgres(url)), KeyRepository(sessions)
+
+
+def _run_with_store(work):  # type: ignore[no-untyped-def]
+    import asyncio
+
+    settings = Settings.from_env()
+    engine, versions, keys = _store(settings)
+
+    async def main() -> int:
+        try:
+            return await work(versions, keys)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _config_apply(args: argparse.Namespace) -> int:
+    from app.config.export import normalized
+    from app.config.problems import ConfigError
+    from app.config.source import directory_document
+
+    directory = args.directory or Settings.from_env().config_dir
+    try:
+        document, _ = directory_document(directory)
+    except ConfigError as exc:
+        print(f"{len(exc.problems)} problem(s) in {directory}; nothing applied:")
+        for problem in exc.problems:
+            print(f"  {problem}")
+        return 1
+
+    async def work(versions, keys) -> int:  # type: ignore[no-untyped-def]
+        latest = await versions.latest()
+        if latest is not None and normalized(latest[1]) == normalized(document):
+            print(f"no change: version {latest[0].version} already holds this config")
+            return 0
+        info = await versions.create(
+            document, parent=latest[0].version if latest else 0, author=args.author,
+            comment=args.comment or f"applied {directory}", target="config",
+        )
+        print(f"applied {directory} as version {info.version}")
+        return 0
+
+    return _run_with_store(work)
+
+
+def _config_export(args: argparse.Namespace) -> int:
+    from app.config.export import write_directory
+
+    async def work(versions, keys) -> int:  # type: ignore[no-untyped-def]
+        stored = await (versions.get(args.version) if args.version else versions.latest())
+        if stored is None:
+            print("no such config version", file=sys.stderr)
+            return 1
+        files = write_directory(stored[1], args.directory)
+        print(f"exported version {stored[0].version} to {args.directory} ({len(files)} files)")
+        return 0
+
+    return _run_with_store(work)
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from app.auth.keys import create_api_key
+    from app.errors import InvalidRequest
+
+    role = "admin" if args.admin else "client"
+    functions = [f.strip() for f in args.functions.split(",") if f.strip()] if args.functions else None
+
+    async def work(versions, keys) -> int:  # type: ignore[no-untyped-def]
+        try:
+            info, key = await create_api_key(
+                keys, name=args.name or f"{role} key", role=role, functions=functions, rpm_limit=args.rpm, actor="cli"
+            )
+        except InvalidRequest as exc:
+            print(f"switchyard: {exc.message}", file=sys.stderr)
+            return 2
+        print(key)
+        print(f"id {info.id}, role {info.role}" + (f", functions {','.join(functions)}" if functions else "")
+              + (f", {args.rpm} requests/minute" if args.rpm else "")
+              + ". This is the only time the key is shown: store it now.", file=sys.stderr)
+        return 0
+
+    return _run_with_store(work)
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    async def work(versions, keys) -> int:  # type: ignore[no-untyped-def]
+        rows = await keys.list()
+        print(f"{'id':36}  {'prefix':11}  {'role':6}  {'rpm':>5}  {'revoked':7}  name / functions")
+        for k in rows:
+            scope = f" [{','.join(k.functions)}]" if k.functions is not None else ""
+            print(f"{k.id:36}  {k.prefix:11}  {k.role:6}  {k.rpm_limit or '':>5}  {'yes' if k.revoked_at else 'no':7}  {k.name}{scope}")
+        return 0
+
+    return _run_with_store(work)
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    async def work(versions, keys) -> int:  # type: ignore[no-untyped-def]
+        info = await keys.revoke(args.key, actor="cli")
+        if info is None:
+            print(f"no key '{args.key}'", file=sys.stderr)
+            return 1
+        print(f"revoked {info.id} ({info.prefix}, {info.name})")
+        return 0
+
+    return _run_with_store(work)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ is always ``{"error": {"message", "type", "param", "code"}}`` and never a stack 
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
+from msgspec import UNSET, UnsetType
 
 
 class ErrorDetail(msgspec.Struct):
@@ -14,6 +17,7 @@ class ErrorDetail(msgspec.Struct):
     type: str
     param: str | None = None
     code: str | None = None
+    problems: list[Any] | UnsetType = UNSET  # every config problem, for admin writes
 
 
 class ErrorBody(msgspec.Struct):
@@ -32,15 +36,18 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        problems: list[Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.code = code or self.default_code
         self.headers = headers or {}
+        self.problems = problems
 
     def body(self) -> ErrorBody:
-        return ErrorBody(ErrorDetail(self.message, self.type, self.param, self.code))
+        problems = self.problems if self.problems is not None else UNSET
+        return ErrorBody(ErrorDetail(self.message, self.type, self.param, self.code, problems))
 
 
 class InvalidRequest(GatewayError):

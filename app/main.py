@@ -11,11 +11,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from app import __version__
+from app.api.admin import ConfigAdminController, KeysController
 from app.api.chat import ChatController
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import health, ready
-from app.config.holder import ConfigHolder
-from app.config.source import load_initial_snapshot
+from app.auth.service import AuthService
+from app.config.admin import ConfigAdmin
+from app.config.live import LiveConfig
 from app.inference.service import InferenceService
 from app.providers.http import HttpPool
 from app.readiness import Readiness
@@ -33,27 +35,33 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = HttpPool()
         readiness = Readiness()
-        snapshot = load_initial_snapshot(settings, pool)
-        config = ConfigHolder(snapshot)
-
-        async def config_probe() -> tuple[bool, str]:
-            return True, f"version {config.current.version}"
-
-        readiness.add("config", config_probe)
+        auth = AuthService(require_auth=settings.require_auth, admin_token=settings.admin_token)
+        live = LiveConfig(settings, pool, auth)
+        config = await live.start()
+        readiness.add("config_store", live.probe)
+        if not auth.enabled:
+            log.warning(
+                "AUTH IS OFF: no API key exists, so anyone who can reach this port may use it. "
+                "Create one with `switchyard keys create --admin`, or set SWITCHYARD_REQUIRE_AUTH=true."
+            )
         async with open_recorder(settings, readiness) as recorder:
             app.state.settings = settings
             app.state.config = config
+            app.state.auth = auth
+            app.state.live = live
+            app.state.config_admin = ConfigAdmin(live)
             app.state.readiness = readiness
             app.state.recorder = recorder
             app.state.inference = InferenceService(config, recorder)
-            log.info("serving config version %s with %d functions", snapshot.version, len(snapshot.functions))
+            log.info("serving config version %d", config.current.version)
             try:
                 yield
             finally:
+                await live.stop()
                 await pool.close()
 
     return Litestar(
-        route_handlers=[ChatController, health, ready],
+        route_handlers=[ChatController, ConfigAdminController, KeysController, health, ready],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

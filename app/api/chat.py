@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Request, Response, post
 from litestar.response import Stream
 
+from app.auth.service import AuthService
 from app.errors import NotFound
 from app.inference.plan import Plan, new_context
 from app.inference.service import InferenceService
@@ -32,10 +33,13 @@ def _headers(plan: Plan) -> dict[str, str]:
 
 async def _serve(request: Request, endpoint: str | None = None) -> Response[bytes] | Stream:
     service: InferenceService = request.app.state.inference
-    context = new_context(endpoint=endpoint)
+    auth: AuthService = request.app.state.auth
+    principal = auth.authenticate(request.headers.get("authorization"))
+    context = new_context(api_key_id=principal.id, endpoint=endpoint)
     body = await request.body()
     chat = decode_chat_request(body)
     plan = service.plan(chat, body, context)
+    auth.authorize(principal, plan.function)
     if chat.stream:
         relay = await service.open_stream(plan)
         headers = _headers(plan)

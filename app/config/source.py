@@ -1,20 +1,17 @@
-"""Where the live config comes from at start-up."""
+"""Reading a ``variants/`` directory into a validated document and snapshot."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from app.config.loader import load_directory
 from app.config.problems import ConfigError
 from app.config.snapshot import Snapshot, build_snapshot
-from app.providers.http import HttpPool
-from app.settings import Settings
 
 
-def load_directory_snapshot(path: str, pool: HttpPool | None = None, version: int = 0) -> Snapshot:
+def directory_document(path: str) -> tuple[dict[str, Any], Snapshot]:
+    """Load and validate a variants directory; raises ConfigError listing every problem."""
     document, sources, problems = load_directory(path)
     if problems:
         raise ConfigError(problems)
-    return build_snapshot(document, sources=sources, version=version, pool=pool)
-
-
-def load_initial_snapshot(settings: Settings, pool: HttpPool) -> Snapshot:
-    return load_directory_snapshot(settings.config_dir, pool)
+    return document, build_snapshot(document, sources=sources)

@@ -1,0 +1,1 @@
+"""API keys: generation, hashing, the in-memory key cache, scopes and rate limits."""

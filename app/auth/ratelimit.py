@@ -1,0 +1,43 @@
+"""Per-key requests-per-minute limits: a token bucket per key, in process memory.
+
+With several gateway processes each enforces the limit on its own share of traffic; see
+docs/admin.md.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+
+class TokenBucket:
+    __slots__ = ("rate", "capacity", "tokens", "updated")
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self.tokens = float(per_minute)
+        self.updated = time.monotonic()
+
+    def take(self) -> float:
+        """Take one token; returns 0 on success or the seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class RateLimiter:
+    def __init__(self) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def wait_time(self, key_id: str, per_minute: int) -> int:
+        """0 when admitted, else whole seconds to wait (for ``Retry-After``)."""
+        bucket = self._buckets.get(key_id)
+        if bucket is None or bucket.capacity != per_minute:
+            bucket = self._buckets[key_id] = TokenBucket(per_minute)
+        wait = bucket.take()
+        return math.ceil(wait) if wait else 0

@@ -1,0 +1,99 @@
+"""Authentication and authorisation without touching the database on the request path.
+
+The key cache is refreshed by the config reloader (about once a second), so a revoked key
+stops working within that window and keeps working if the database is briefly unreachable.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from app.auth.keys import hash_key
+from app.auth.ratelimit import RateLimiter
+from app.errors import AuthenticationFailed, PermissionDenied, RateLimited
+from app.store.sql.repos import StoredKey
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: str
+    name: str
+    role: str  # client | admin
+    functions: frozenset[str] | None  # None: every function
+    rpm_limit: int | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+ANONYMOUS = Principal("", "anonymous", "admin", None, None)
+BOOTSTRAP_ID = "bootstrap-token"
+
+
+class AuthService:
+    def __init__(self, *, require_auth: bool, admin_token: str | None) -> None:
+        self._require_auth = require_auth
+        self._admin_token = admin_token
+        self._by_hash: dict[str, Principal] = {}
+        self._any_key = False
+        self._limiter = RateLimiter()
+        self.used: dict[str, datetime] = {}
+
+    @property
+    def enabled(self) -> bool:
+        """On when required, or once any key was ever created (revoking all keys keeps it on)."""
+        return self._require_auth or self._any_key
+
+    def load(self, keys: list[StoredKey]) -> None:
+        self._any_key = bool(keys)
+        self._by_hash = {
+            k.key_hash: Principal(k.id, k.name, k.role, frozenset(k.functions) if k.functions is not None else None, k.rpm_limit)
+            for k in keys
+            if not k.revoked
+        }
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        token = _bearer(authorization)
+        if token and self._admin_token and hmac.compare_digest(token, self._admin_token):
+            return Principal(BOOTSTRAP_ID, "bootstrap token", "admin", None, None)
+        if not self.enabled:
+            return ANONYMOUS
+        if not token:
+            raise AuthenticationFailed("Missing API key: send 'Authorization: Bearer <key>'")
+        principal = self._by_hash.get(hash_key(token))
+        if principal is None:
+            raise AuthenticationFailed("Invalid or revoked API key")
+        self.used[principal.id] = datetime.now(timezone.utc)
+        return principal
+
+    def authenticate_admin(self, authorization: str | None) -> Principal:
+        principal = self.authenticate(authorization)
+        if not principal.is_admin:
+            raise PermissionDenied("This endpoint needs an admin key", code="admin_key_required")
+        return principal
+
+    def authorize(self, principal: Principal, function: str | None) -> None:
+        if principal.functions is not None and (function is None or function not in principal.functions):
+            target = f"function '{function}'" if function else "models outside a function"
+            raise PermissionDenied(f"This key is not allowed to call {target}", param="model", code="out_of_scope")
+        if principal.rpm_limit:
+            wait = self._limiter.wait_time(principal.id, principal.rpm_limit)
+            if wait:
+                raise RateLimited(
+                    f"Rate limit of {principal.rpm_limit} requests per minute exceeded for this key",
+                    headers={"Retry-After": str(wait)},
+                )
+
+    def take_used(self) -> dict[str, datetime]:
+        used, self.used = self.used, {}
+        return used
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
