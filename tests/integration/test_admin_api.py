@@ -1,0 +1,176 @@
+"""Admin API, API keys and hot reload against the real PostgreSQL: two gateway processes
+share one database, as replicas would."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.support import postgres
+from tests.support.gateway import Gateway, copy_demo_config
+
+ARGS = {"system_prompt_args": {"customer_name": "Ada"}}
+
+
+def wait_for(predicate, timeout: float = 2.0, step: float = 0.05):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[tuple[Gateway, Gateway]]:
+    root = tmp_path_factory.mktemp("admin")
+    config = copy_demo_config(root / "variants")
+    env = {"SWITCHYARD_DATABASE_URL": pg_url}
+    first = Gateway(config, root / "a", env=env).start()
+    second = Gateway(config, root / "b", env=env).start()
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+@pytest.fixture(scope="module")
+def admin_key(pair: tuple[Gateway, Gateway]) -> str:
+    first, second = pair
+    # No key exists yet, so auth is off and the first admin key can be made through the API.
+    created = httpx.post(first.url + "/admin/keys", json={"name": "ops", "role": "admin"})
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    # Both gateways switch auth on within the reload window.
+    assert wait_for(lambda: httpx.get(second.url + "/admin/config").status_code == 401)
+    return key
+
+
+def h(key: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", **extra}
+
+
+def chat(gateway: Gateway, key: str, model: str, **body: object) -> httpx.Response:
+    return httpx.post(gateway.url + "/v1/chat/completions", headers=h(key),
+                      json={"model": model, "messages": [{"role": "user", "content": "hi"}], **ARGS, **body})
+
+
+def test_edit_reaches_the_other_gateway_within_two_seconds(pair, admin_key: str) -> None:
+    first, second = pair
+    current = httpx.get(first.url + "/admin/functions/support-bot/variants/friendly", headers=h(admin_key))
+    etag = current.headers["etag"]
+    started = time.monotonic()
+    edit = httpx.patch(
+        first.url + "/admin/functions/support-bot/variants/friendly",
+        headers=h(admin_key, **{"If-Match": etag, "X-Switchyard-Comment": "louder"}),
+        json={"model": "tool-caller", "system_template": "SHOUT AT {{ customer_name }}"},
+    )
+    assert edit.status_code == 200, edit.text
+    new_version = edit.json()["version"]
+    assert edit.headers["etag"] == f'"{new_version}"'
+
+    def second_uses_it() -> bool:
+        reply = chat(second, admin_key, "support-bot/friendly").json()
+        return reply["choices"][0]["message"].get("tool_calls") is not None
+
+    assert wait_for(second_uses_it, timeout=2.0)
+    assert time.monotonic() - started < 2.5
+    assert chat(first, admin_key, "support-bot/friendly").json()["choices"][0]["finish_reason"] == "tool_calls"
+
+    diff = httpx.get(first.url + "/admin/config/diff", headers=h(admin_key)).json()
+    paths = {c["path"]: c for c in diff["changes"]}
+    assert paths["functions.support-bot.variants.friendly.model"]["after"] == "tool-caller"
+    history = httpx.get(first.url + "/admin/config/versions", headers=h(admin_key)).json()["versions"]
+    assert history[0]["version"] == new_version and history[0]["comment"] == "louder" and history[0]["author"] == "ops"
+
+    # Rollback restores the old behaviour, everywhere.
+    rolled = httpx.post(first.url + f"/admin/config/rollback/{new_version - 1}", headers=h(admin_key))
+    assert rolled.status_code == 200
+    assert wait_for(lambda: chat(second, admin_key, "support-bot/friendly").json()["choices"][0]["finish_reason"] == "stop")
+
+
+def test_stale_etag_is_409(pair, admin_key: str) -> None:
+    first, second = pair
+    etag = httpx.get(first.url + "/admin/config", headers=h(admin_key)).headers["etag"]
+    ok = httpx.patch(second.url + "/admin/functions/support-bot/variants/concise", headers=h(admin_key, **{"If-Match": etag}), json={"weight": 0.6})
+    assert ok.status_code == 200, ok.text
+    stale = httpx.patch(first.url + "/admin/functions/support-bot/variants/concise", headers=h(admin_key, **{"If-Match": etag}), json={"weight": 0.9})
+    assert stale.status_code == 409
+    assert stale.json()["error"]["type"] == "conflict_error"
+    assert httpx.get(first.url + "/admin/functions/support-bot/variants/concise", headers=h(admin_key)).json()["weight"] == 0.6
+
+
+def test_invalid_edit_is_400_listing_problems_and_changes_nothing(pair, admin_key: str) -> None:
+    first, _ = pair
+    before = httpx.get(first.url + "/admin/config", headers=h(admin_key)).json()["version"]
+    bad = httpx.put(
+        first.url + "/admin/functions/support-bot/variants/broken", headers=h(admin_key),
+        json={"model": "no-such-model", "temperature": 9, "system_template": "{{ oops"},
+    )
+    assert bad.status_code == 400
+    error = bad.json()["error"]
+    assert error["code"] == "invalid_config"
+    keys = {p["key"] for p in error["problems"]}
+    assert "functions.support-bot.variants.broken.temperature" in keys
+    deleting_used_provider = httpx.delete(first.url + "/admin/providers/demo", headers=h(admin_key))
+    assert deleting_used_provider.status_code == 400
+    assert any("unknown provider 'demo'" in p["message"] for p in deleting_used_provider.json()["error"]["problems"])
+    assert httpx.get(first.url + "/admin/config", headers=h(admin_key)).json()["version"] == before
+    validate = httpx.post(first.url + "/admin/config/validate", headers=h(admin_key), json={"providers": {"x": {"type": "nope"}}})
+    assert validate.status_code == 200 and validate.json()["valid"] is False
+
+
+def test_crud_on_models_metrics_and_campaigns(pair, admin_key: str) -> None:
+    first, _ = pair
+    created = httpx.post(first.url + "/admin/models/new-model", headers=h(admin_key), json={"routing": [{"provider": "demo", "name": "x"}]})
+    assert created.status_code == 201, created.text
+    again = httpx.post(first.url + "/admin/models/new-model", headers=h(admin_key), json={"routing": [{"provider": "demo", "name": "x"}]})
+    assert again.status_code == 409
+    assert chat(first, admin_key, "new-model").status_code == 200
+    metric = httpx.put(first.url + "/admin/metrics/csat", headers=h(admin_key), json={"type": "float", "level": "episode"})
+    assert metric.status_code == 200
+    campaign = httpx.put(first.url + "/admin/functions/support-bot/campaigns/tone-test", headers=h(admin_key),
+                         json={"variants": {"friendly": 1}, "status": "paused"})
+    assert campaign.status_code == 200, campaign.text
+    reply = chat(first, admin_key, "support-bot").json()
+    assert reply["ab_campaign"] is None
+    assert httpx.delete(first.url + "/admin/models/new-model", headers=h(admin_key)).status_code == 200
+    assert httpx.get(first.url + "/admin/models/new-model", headers=h(admin_key)).status_code == 404
+
+
+def test_keys_scopes_and_limits(pair, admin_key: str, pg_url: str) -> None:
+    first, second = pair
+    assert httpx.get(first.url + "/admin/config").status_code == 401
+    assert httpx.get(first.url + "/admin/config", headers=h("sy-wrong")).status_code == 401
+    no_key = httpx.post(first.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+    assert no_key.status_code == 401 and no_key.json()["error"]["type"] == "authentication_error"
+
+    client = httpx.post(first.url + "/admin/keys", headers=h(admin_key), json={"name": "app", "functions": ["support-bot"], "rpm_limit": 3}).json()
+    key = client["key"]
+    assert wait_for(lambda: chat(second, key, "support-bot").status_code == 200)
+    assert httpx.get(first.url + "/admin/config", headers=h(key)).status_code == 403
+    scoped = chat(first, key, "extract-invoice")
+    assert scoped.status_code == 403 and scoped.json()["error"]["type"] == "permission_error"
+    statuses = [chat(first, key, "support-bot").status_code for _ in range(4)]
+    assert 429 in statuses
+    limited = chat(first, key, "support-bot")
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+
+    revoked = httpx.delete(first.url + f"/admin/keys/{client['id']}", headers=h(admin_key))
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert wait_for(lambda: chat(second, key, "support-bot").status_code == 401, timeout=2.5)
+
+    import asyncio
+
+    dump = repr(asyncio.run(postgres.fetch(pg_url, "SELECT * FROM api_keys"))) + repr(asyncio.run(postgres.fetch(pg_url, "SELECT * FROM audit_log")))
+    assert key not in dump and admin_key not in dump
