@@ -52,6 +52,7 @@ api_key_env = "FAKE_UPSTREAM_KEY"
 [providers.fail500]
 type = "openai"
 base_url = "{fake.url('fail500')}"
+circuit_breaker = {{ failures = 0 }}  # fails on purpose; tests count its attempts
 
 [providers.reject400]
 type = "openai"
@@ -60,15 +61,18 @@ base_url = "{fake.url('reject400')}"
 [providers.stall]
 type = "openai"
 base_url = "{fake.url('stall')}"
+circuit_breaker = {{ failures = 0 }}  # fails on purpose; tests count its attempts
 timeout_s = 0.5
 
 [providers.reset]
 type = "openai"
 base_url = "{fake.url('reset')}"
+circuit_breaker = {{ failures = 0 }}  # fails on purpose; tests count its attempts
 
 [providers.badsse]
 type = "openai"
 base_url = "{fake.url('badsse')}"
+circuit_breaker = {{ failures = 0 }}  # fails on purpose; tests count its attempts
 
 [providers.slowstream]
 type = "openai"
@@ -77,6 +81,7 @@ base_url = "{fake.url('slowstream')}"
 [providers.refused]
 type = "openai"
 base_url = "{refused}"
+circuit_breaker = {{ failures = 0 }}
 connect_timeout_s = 1
 
 [providers.dummy]

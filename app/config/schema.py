@@ -19,6 +19,14 @@ class _Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     pass
 
 
+class BreakerConfig(_Config):
+    """Circuit breaker of one provider: after ``failures`` consecutive failed attempts the
+    provider is skipped for ``cooldown_s``, then one request probes it. ``failures = 0`` disables it."""
+
+    failures: Annotated[int, Meta(ge=0)] = 5
+    cooldown_s: Positive = 30
+
+
 class DummyProviderConfig(_Config, tag="dummy", tag_field="type"):
     """A built-in provider for demos and tests: answers locally, at a configurable pace."""
 
@@ -28,20 +36,42 @@ class DummyProviderConfig(_Config, tag="dummy", tag_field="type"):
     ttft_ms: NonNegative = 0
     tokens_per_s: NonNegative = 0  # 0 = all tokens at once
     timeout_s: Positive = 60
+    circuit_breaker: BreakerConfig = BreakerConfig()
 
 
-class OpenAIProviderConfig(_Config, tag="openai", tag_field="type"):
-    """Any OpenAI-compatible server: OpenAI, vLLM, TGI, SambaNova, Together, Groq, ..."""
+class _RemoteProviderConfig(_Config):
+    """What every provider reached over HTTP has: where, which key, how long to wait."""
 
     base_url: str
     api_key_env: str | None = None
-    timeout_s: Positive = 60
+    timeout_s: Positive = 60  # whole response (non-streaming) or longest silence (streaming)
     connect_timeout_s: Positive = 10
     headers: dict[str, str] = msgspec.field(default_factory=dict)
+    circuit_breaker: BreakerConfig = BreakerConfig()
 
 
-ProviderConfig = DummyProviderConfig | OpenAIProviderConfig
-PROVIDER_TYPES = ("openai", "dummy")
+class OpenAIProviderConfig(_RemoteProviderConfig, tag="openai", tag_field="type"):
+    """Any OpenAI-compatible server: OpenAI, vLLM, TGI, SambaNova, Together, Groq, ...
+
+    ``params`` declares which request parameters the server accepts: a preset name
+    (see :data:`app.providers.capabilities.PARAM_PRESETS`) or an explicit list. With the
+    request's ``drop_params`` true (the default) the others are not sent.
+    """
+
+    params: str | list[str] = "vllm"
+
+
+class AnthropicProviderConfig(_RemoteProviderConfig, tag="anthropic", tag_field="type"):
+    """Anthropic's Messages API; requests and replies are translated to and from OpenAI's shape."""
+
+    base_url: str = "https://api.anthropic.com"
+    anthropic_version: str = "2023-06-01"
+    # Anthropic requires max_tokens; this is sent when neither the request nor the variant sets one.
+    max_tokens: Annotated[int, Meta(ge=1)] = 4096
+
+
+ProviderConfig = DummyProviderConfig | OpenAIProviderConfig | AnthropicProviderConfig
+PROVIDER_TYPES = ("openai", "anthropic", "dummy")
 
 
 class RouteEntry(_Config):
@@ -49,9 +79,26 @@ class RouteEntry(_Config):
     name: str
 
 
+class RetryConfig(_Config):
+    """Retries of one route before moving to the next: on 429, 5xx and connection errors only.
+
+    The n-th retry waits ``base_delay_ms * 2**n`` (capped at ``max_delay_ms``) with jitter, or the
+    provider's ``Retry-After`` when it says longer; a ``Retry-After`` beyond ``max_delay_ms`` skips
+    the retries and moves on to the next route.
+    """
+
+    max_retries: Annotated[int, Meta(ge=0, le=10)] = msgspec.field(default=2, name="max")
+    base_delay_ms: NonNegative = 100
+    max_delay_ms: NonNegative = 2000
+
+
 class ModelConfig(_Config):
     routing: Annotated[list[RouteEntry], Meta(min_length=1)]
     description: str = ""
+    retries: RetryConfig = RetryConfig()
+    # Abort an attempt whose first token (first byte when not streaming) is later than this and
+    # try the next route; a request's own max_ttft_ms wins.
+    max_ttft_ms: Annotated[int, Meta(ge=1)] | None = None
 
 
 class MetricConfig(_Config):
@@ -72,8 +119,10 @@ class VariantConfig(_Config):
     frequency_penalty: Annotated[float, Meta(ge=-2, le=2)] | None = None
     presence_penalty: Annotated[float, Meta(ge=-2, le=2)] | None = None
     seed: int | None = None
-    # Any other provider parameter the variant fixes (e.g. top_k for vLLM).
+    # Any other provider parameter the variant fixes (e.g. top_k for vLLM, thinking for Anthropic).
     extra_body: dict[str, Any] = msgspec.field(default_factory=dict)
+    # Which of the function's server-side tools this variant offers; None = all of them.
+    tools: list[str] | None = None
     description: str = ""
 
 
@@ -93,12 +142,25 @@ class CampaignConfig(_Config):
     description: str = ""
 
 
+class ToolConfig(_Config):
+    """A server-side tool of a function, offered to the model as an OpenAI function tool.
+
+    Its key in ``[tools.<name>]`` is both the function name the model sees and the ``id``
+    requests use to toggle it (``{"id": "<name>", "enabled": false}``).
+    """
+
+    description: str = ""
+    parameters: dict[str, Any] = msgspec.field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+
 class FunctionConfig(_Config):
     variants: dict[str, VariantConfig]
     description: str = ""
     default_variant: str | None = None
     system_schema: dict[str, Any] | None = None
     campaigns: dict[str, CampaignConfig] = msgspec.field(default_factory=dict)
+    tools: dict[str, ToolConfig] = msgspec.field(default_factory=dict)
 
 
 class GatewayConfig(_Config):

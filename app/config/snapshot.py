@@ -25,13 +25,18 @@ from app.config.schema import (
     GatewayConfig,
     MetricConfig,
     ModelConfig,
+    OpenAIProviderConfig,
     ProviderConfig,
+    ToolConfig,
     VariantConfig,
 )
 from app.prompts import SystemTemplate, TemplateProblem, compile_template
 from app.providers.base import Provider
+from app.providers.capabilities import param_problems
 from app.providers.http import HttpPool
+from app.providers.policy import DEFAULT_POLICY, RoutePolicy
 from app.providers.registry import build_provider
+from app.wire.request import OPENAI_PARAMS, VLLM_PARAMS, ChatRequest, Tool
 
 T = TypeVar("T")
 
@@ -45,14 +50,18 @@ CAMPAIGN_NAMESPACE = uuid.UUID("6f1c3a52-8c1e-4c55-9a57-0d3b0c7e2a11")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+# Request parameters a variant's extra_body may set as defaults (the rest is sent as is).
+_REQUEST_PARAMS = frozenset(OPENAI_PARAMS + VLLM_PARAMS)
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One entry of a routing list: which provider, and the model name it knows."""
+    """One entry of a routing list: which provider, the model name it knows, and how hard to
+    try it (the model's retry policy and first-token deadline, shared by all its routes)."""
 
     provider: Provider
     model: str
+    policy: RoutePolicy = DEFAULT_POLICY
 
     @property
     def provider_name(self) -> str:
@@ -65,7 +74,9 @@ class CompiledVariant:
     config: VariantConfig
     routes: tuple[Route, ...]
     template: SystemTemplate | None
-    params: dict[str, Any]  # default request parameters the variant fixes
+    params: dict[str, Any]  # default request parameters the variant fixes (typed as a request's)
+    extra: dict[str, Any] = field(default_factory=dict)  # extra_body keys no request field knows: sent as is
+    tools: dict[str, Tool] = field(default_factory=dict)  # the server-side tools it offers, by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +127,7 @@ class CompiledFunction:
     schema: jsonschema.protocols.Validator | None
     campaigns: dict[str, CompiledCampaign]
     active_campaign: CompiledCampaign | None
+    tools: dict[str, Tool] = field(default_factory=dict)  # every server-side tool, by name (= toggle id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +234,9 @@ class _Builder:
             if metrics[builtin].type != config.type:
                 self.problem(f"metrics.{builtin}", f"is built in with type '{config.type}'")
 
-        providers = {n: build_provider(n, c, self.pool) for n, c in provider_configs.items()}
+        providers = {
+            n: build_provider(n, c, self.pool) for n, c in provider_configs.items() if self.check_provider(n, c)
+        }
         models = {n: self.model_routes(n, c, providers) for n, c in model_configs.items()}
         function_configs = {
             name: config
@@ -249,14 +263,23 @@ class _Builder:
         )
         return Snapshot(version, config, self.document, providers, models, functions, metrics, campaigns_by_id)
 
+    def check_provider(self, name: str, config: ProviderConfig) -> bool:
+        """Checks a provider's config beyond its types; only a sound one is built."""
+        problems = param_problems(config.params) if isinstance(config, OpenAIProviderConfig) else []
+        for problem in problems:
+            self.problem(f"providers.{name}.params", problem)
+        return not problems
+
     def model_routes(self, name: str, config: ModelConfig, providers: dict[str, Provider]) -> tuple[Route, ...]:
+        policy = RoutePolicy.from_config(config.retries, config.max_ttft_ms)
         routes = []
         for i, entry in enumerate(config.routing):
             provider = providers.get(entry.provider)
             if provider is None:
-                self.problem(f"models.{name}.routing[{i}].provider", f"unknown provider '{entry.provider}'")
+                if entry.provider not in (self.document.get("providers") or {}):
+                    self.problem(f"models.{name}.routing[{i}].provider", f"unknown provider '{entry.provider}'")
             else:
-                routes.append(Route(provider, entry.name))
+                routes.append(Route(provider, entry.name, policy))
         return tuple(routes)
 
     def function_config(self, name: str, raw: Any) -> FunctionConfig | None:
@@ -300,6 +323,11 @@ class _Builder:
         key = f"functions.{name}"
         schema = self.compile_schema(config.system_schema, f"{key}.system_schema")
         declared = _declared_args(config.system_schema)
+        tools = {
+            tool_name: tool
+            for tool_name, tool_config in config.tools.items()
+            if (tool := self.compile_tool(tool_name, tool_config, f"{key}.tools.{tool_name}")) is not None
+        }
         variants = {}
         for variant_name, variant in config.variants.items():
             vkey = f"{key}.variants.{variant_name}"
@@ -318,8 +346,17 @@ class _Builder:
                 for missing in sorted(template.variables - declared):
                     self.problem(f"{vkey}.system_template", f"uses '{missing}', which system_schema does not declare")
             params = {p: getattr(variant, p) for p in VARIANT_PARAMS if getattr(variant, p) is not None}
-            params.update(variant.extra_body)
-            variants[variant_name] = CompiledVariant(variant_name, variant, routes or (), template, params)
+            known = {k: v for k, v in variant.extra_body.items() if k in _REQUEST_PARAMS}
+            params.update(self.typed_params(known, f"{vkey}.extra_body"))
+            extra = {k: v for k, v in variant.extra_body.items() if k not in _REQUEST_PARAMS}
+            offered = config.tools if variant.tools is None else variant.tools
+            for tool_name in variant.tools or ():
+                if tool_name not in config.tools:
+                    self.problem(f"{vkey}.tools", f"unknown tool '{tool_name}' (not in the function's [tools])")
+            variant_tools = {t: tools[t] for t in offered if t in tools}
+            variants[variant_name] = CompiledVariant(
+                variant_name, variant, routes or (), template, params, extra, variant_tools
+            )
 
         if config.default_variant is not None and config.default_variant not in config.variants:
             self.problem(f"{key}.default_variant", f"unknown variant '{config.default_variant}'")
@@ -334,7 +371,21 @@ class _Builder:
         active = [c for c in campaigns.values() if c.active]
         if len(active) > 1:
             self.problem(f"{key}.campaigns", f"more than one active campaign ({', '.join(c.key for c in active)})")
-        return CompiledFunction(name, config, variants, table, schema, campaigns, active[0] if active else None)
+        return CompiledFunction(name, config, variants, table, schema, campaigns, active[0] if active else None, tools)
+
+    def typed_params(self, params: dict[str, Any], key: str) -> dict[str, Any]:
+        """Request parameters from config, validated and typed exactly as a request's would be."""
+        if not params:
+            return {}
+        request = self.decode({**params, "messages": [{"role": "user", "content": "-"}]}, ChatRequest, key)
+        return {name: getattr(request, name) for name in params} if request is not None else {}
+
+    def compile_tool(self, name: str, config: ToolConfig, key: str) -> Tool | None:
+        self.compile_schema(config.parameters, f"{key}.parameters")
+        function = {"name": name, "description": config.description or None, "parameters": config.parameters}
+        if config.strict is not None:
+            function["strict"] = config.strict
+        return self.decode({"type": "function", "function": function}, Tool, key)
 
     def compile_campaign(
         self, function: str, key: str, config: CampaignConfig, fconfig: FunctionConfig, metrics: dict[str, MetricConfig]

@@ -12,14 +12,16 @@ from typing import Any
 
 import msgspec
 
-from app.config.snapshot import Route, Snapshot
+from app.config.snapshot import CompiledFunction, CompiledVariant, Route, Snapshot
 from app.errors import InvalidRequest
 from app.ids import uuid7_str
 from app.prompts import TemplateProblem
 from app.providers.base import ProviderRequest
 from app.routing.resolve import resolve_target
 from app.routing.variants import Assignment, choose_variant
-from app.wire.request import OPENAI_PARAMS, VLLM_PARAMS, ChatRequest, Message, extra_fields
+from app.wire.request import OPENAI_PARAMS, VLLM_PARAMS, ChatRequest, Message, Tool, extra_fields
+
+_PARAMS = OPENAI_PARAMS + VLLM_PARAMS
 
 
 @dataclass(slots=True)
@@ -71,10 +73,10 @@ def make_plan(snapshot: Snapshot, request: ChatRequest, body: bytes, context: Ca
     if not model_name:
         raise InvalidRequest("Missing required parameter 'model'", param="model")
     target = resolve_target(snapshot, model_name)
-    _reject_tool_toggles(request, model_name)
     episode_id = _episode_id(request)
     messages = [_upstream_message(m) for m in request.messages]
-    params = _request_params(request, body)
+    params = _request_params(request)
+    extra = extra_fields(body) if not request.drop_params else {}
     plan = Plan(
         snapshot=snapshot,
         request=request,
@@ -83,12 +85,18 @@ def make_plan(snapshot: Snapshot, request: ChatRequest, body: bytes, context: Ca
         inference_id=uuid7_str(),
         episode_id=episode_id,
         routes=target.routes,
-        provider_request=ProviderRequest("", messages, params, request.stream, request.include_usage),
+        provider_request=ProviderRequest(
+            "", messages, params, request.stream, request.include_usage, extra, request.drop_params
+        ),
         labels=_labels(request),
         tags=_tags(request),
         parent_completion_ids=[m.completion_id for m in request.messages if m.completion_id],
     )
-    if target.function is not None:
+    if target.function is None:
+        tools = _tools(request, model_name, None, None)
+        if tools:
+            params["tools"] = tools
+    else:
         function = target.function
         assignment = choose_variant(
             snapshot,
@@ -110,15 +118,49 @@ def make_plan(snapshot: Snapshot, request: ChatRequest, body: bytes, context: Ca
                 raise InvalidRequest(str(exc), param="system_prompt_args") from None
             messages.insert(0, Message(role="system", content=plan.system_prompt))
         if variant.params:
-            plan.provider_request.params = {**variant.params, **params}
+            params = plan.provider_request.params = {**variant.params, **params}
+        if variant.extra:
+            plan.provider_request.extra = {**variant.extra, **extra}
+        tools = _tools(request, model_name, function, variant)
+        if tools:
+            params["tools"] = tools
     return plan
 
 
-def _reject_tool_toggles(request: ChatRequest, model_name: str) -> None:
-    # Server-side tools are not configurable yet, so a toggle can only name a tool that does not exist.
+def _tools(
+    request: ChatRequest, model_name: str, function: CompiledFunction | None, variant: CompiledVariant | None
+) -> list[Tool]:
+    """The tools offered to the model: the variant's server-side tools, then the request's own.
+
+    Server-side tools are toggled by ``{"id": name, "enabled": bool}`` items (a tool of the
+    function the variant does not list is added by ``enabled: true``) and all dropped by
+    ``use_tools: false``. OpenAI-style tools from the request are appended; one named like a
+    server-side tool is a 400, as is a toggle naming no tool of the function.
+    """
+    offered = variant.tools if variant is not None else {}
+    if not request.tools and not offered:
+        return []
+    server = dict(offered)
+    client: list[Tool] = []
     for i, tool in enumerate(request.tools or ()):
-        if tool.id is not None:
+        if tool.function is not None:
+            client.append(tool)
+        elif function is None or tool.id not in function.tools:
             raise InvalidRequest(f"'{model_name}' declares no server-side tool '{tool.id}'", param=f"tools[{i}].id")
+        elif tool.enabled is False:
+            server.pop(tool.id, None)
+        else:
+            server[tool.id] = function.tools[tool.id]  # type: ignore[index]
+    if request.use_tools is False:
+        server.clear()
+    for i, tool in enumerate(request.tools or ()):
+        if tool.function is not None and tool.function.name in server:
+            raise InvalidRequest(
+                f"Tool '{tool.function.name}' clashes with a server-side tool of '{model_name}' "
+                "(rename yours, or toggle that one by its id)",
+                param=f"tools[{i}].function.name",
+            )
+    return [*server.values(), *client]
 
 
 def _check_args(schema: Any, args: dict[str, Any]) -> None:
@@ -140,18 +182,8 @@ def _upstream_message(message: Message) -> Message:
     return msgspec.structs.replace(message, completion_id=None)
 
 
-def _request_params(request: ChatRequest, body: bytes) -> dict[str, Any]:
-    params = {
-        name: value
-        for name in OPENAI_PARAMS + VLLM_PARAMS
-        if (value := getattr(request, name)) is not None
-    }
-    tools = [t for t in request.tools or () if t.function is not None]
-    if tools:
-        params["tools"] = tools
-    if not request.drop_params:
-        params.update(extra_fields(body))
-    return params
+def _request_params(request: ChatRequest) -> dict[str, Any]:
+    return {name: value for name in _PARAMS if (value := getattr(request, name)) is not None}
 
 
 def _episode_id(request: ChatRequest) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import AsyncIterator
+from dataclasses import dataclass
+from functools import partial
+from typing import AsyncIterator, Awaitable, Callable, Generic, TypeVar
 
 import msgspec
 
@@ -20,12 +22,13 @@ from app.ids import uuid7_str
 from app.inference.accumulate import StreamAccumulator
 from app.inference.plan import CallContext, Plan, make_plan
 from app.inference.record import AttemptRecord, InferenceRecord, Recorder
-from app.providers.base import ProviderError, ProviderReply, ProviderStream, now
+from app.providers.base import ProviderError, ProviderReply, ProviderRequest, ProviderStream, now
 from app.providers.tokens import count_prompt_tokens, count_tokens
 from app.wire.request import ChatRequest
 from app.wire.response import ChatCompletion, ChatCompletionChunk, Choice, Usage, encoder
 
 _DONE = b"data: [DONE]\n\n"
+T = TypeVar("T")
 
 
 class Outcome(msgspec.Struct, kw_only=True):
@@ -51,31 +54,64 @@ class InferenceService:
     def plan(self, request: ChatRequest, body: bytes, context: CallContext) -> Plan:
         return make_plan(self.config.current, request, body, context)
 
+    # -- the route walk ------------------------------------------------------------------------
+
+    async def _first_success(self, plan: Plan, call: Callable[[Route, ProviderRequest], Awaitable[T]]) -> _Success[T]:
+        """Try the plan's routes in order until ``call`` succeeds on one.
+
+        Per route: skip it while its provider's circuit is open; retry it (same provider) on
+        429/5xx/connection errors as its policy allows, sleeping the backoff; move on after any
+        other failure, unless the provider rejected the request itself (400: nobody will take it).
+        Every try is an :class:`AttemptRecord`. Raises the client's error when no route is left.
+        """
+        attempts: list[AttemptRecord] = []
+        failures: list[ProviderError] = []
+        try:
+            for route in plan.routes:
+                breaker = route.provider.breaker
+                request = _request_for(plan, route)
+                retry = 0
+                while breaker.allow():
+                    started, wall = now(), time.time()
+                    try:
+                        result = await call(route, request)
+                    except ProviderError as exc:
+                        attempts.append(_attempt(plan, route, wall, started, exc, raw_request=exc.raw_request))
+                        failures.append(exc)
+                        if exc.counts_against_provider:
+                            breaker.failure(exc.message)
+                        else:
+                            breaker.release()
+                        if not exc.try_next:
+                            raise self._fail(plan, failures, attempts) from None
+                        delay = route.policy.retry_delay(retry, exc)
+                        if delay is None:
+                            break
+                        retry += 1
+                        await asyncio.sleep(delay)
+                        continue
+                    except asyncio.CancelledError:
+                        breaker.release()
+                        attempts.append(_attempt(plan, route, wall, started, "cancelled"))
+                        raise
+                    breaker.success()
+                    return _Success(route, result, started, wall, attempts)
+                else:
+                    failures.append(ProviderError(route.provider_name, breaker.describe(), kind="circuit_open"))
+        except asyncio.CancelledError:
+            self._record(plan, Outcome(status="cancelled", error="client disconnected"), attempts)
+            raise
+        raise self._fail(plan, failures, attempts)
+
     # -- non-streaming ------------------------------------------------------------------------
 
     async def complete(self, plan: Plan) -> ChatCompletion:
-        attempts: list[AttemptRecord] = []
-        failures: list[ProviderError] = []
-        for route in plan.routes:
-            request = msgspec.structs.replace(plan.provider_request, model=route.model)
-            started, wall = now(), time.time()
-            try:
-                reply = await route.provider.complete(request)
-            except ProviderError as exc:
-                attempts.append(_attempt(plan, route, wall, started, exc))
-                failures.append(exc)
-                if not exc.try_next:
-                    break
-                continue
-            except asyncio.CancelledError:
-                attempts.append(_attempt(plan, route, wall, started, "cancelled"))
-                self._record(plan, Outcome(status="cancelled", error="client disconnected", route=route), attempts)
-                raise
-            outcome = self._outcome(plan, route, reply, started)
-            attempts.append(_attempt(plan, route, wall, started, reply, outcome))
-            self._record(plan, outcome, attempts)
-            return self._response(plan, reply.completion, outcome)
-        raise self._fail(plan, failures, attempts)
+        done = await self._first_success(plan, _complete)
+        reply = done.result
+        outcome = self._outcome(plan, done.route, reply, done.started)
+        done.attempts.append(_attempt(plan, done.route, done.wall, done.started, reply, outcome))
+        self._record(plan, outcome, done.attempts)
+        return self._response(plan, reply.completion, outcome)
 
     def _outcome(self, plan: Plan, route: Route, reply: ProviderReply, started: float) -> Outcome:
         choices = reply.completion.choices
@@ -103,70 +139,47 @@ class InferenceService:
     # -- streaming ----------------------------------------------------------------------------
 
     async def open_stream(self, plan: Plan) -> AsyncIterator[bytes]:
-        """Connect to the first route that yields a chunk; the returned iterator relays the rest.
-
-        Raising here (before any byte is sent) lets the API answer with a plain HTTP error.
+        """Connect to the first route whose stream reaches its first token; the returned
+        iterator relays it all. Raising here (before any byte is sent) lets the API answer with
+        a plain HTTP error, so falling back stays possible until the first token.
         """
-        attempts: list[AttemptRecord] = []
-        failures: list[ProviderError] = []
-        for route in plan.routes:
-            request = msgspec.structs.replace(plan.provider_request, model=route.model)
-            started, wall = now(), time.time()
-            stream = route.provider.stream(request)
-            iterator = aiter(stream)
-            try:
-                first = await anext(iterator)
-            except StopAsyncIteration:
-                exc = ProviderError(route.provider_name, "stream ended before any chunk", kind="protocol")
-            except ProviderError as error:
-                exc = error
-            except asyncio.CancelledError:
-                await stream.aclose()
-                attempts.append(_attempt(plan, route, wall, started, "cancelled"))
-                self._record(plan, Outcome(status="cancelled", error="client disconnected", route=route), attempts)
-                raise
-            else:
-                return self._relay(plan, route, stream, iterator, first, attempts, wall, started)
-            await stream.aclose()
-            attempts.append(_attempt(plan, route, wall, started, exc, raw_request=stream.raw_request))
-            failures.append(exc)
-            if not exc.try_next:
-                break
-        raise self._fail(plan, failures, attempts)
+        done = await self._first_success(plan, partial(_open_stream, plan))
+        return self._relay(plan, done.route, done.result, done.attempts, done.wall, done.started)
 
     async def _relay(
-        self,
-        plan: Plan,
-        route: Route,
-        stream: ProviderStream,
-        iterator: AsyncIterator[ChatCompletionChunk],
-        first: ChatCompletionChunk,
-        attempts: list[AttemptRecord],
-        wall: float,
-        started: float,
+        self, plan: Plan, route: Route, opened: _OpenStream, attempts: list[AttemptRecord], wall: float, started: float
     ) -> AsyncIterator[bytes]:
         n = plan.request.n or 1
         outcome = Outcome(route=route, started=started, completion_ids=_completion_ids(plan, n))
-        accumulator = StreamAccumulator()
+        stream, accumulator = opened.stream, opened.accumulator
         upstream_usage: Usage | None = None
         seen: set[int] = set()
+        first = opened.prelude[0]
+        _set_routing_fields(first, plan)
+
+        def frame(chunk: ChatCompletionChunk) -> bytes | None:
+            nonlocal upstream_usage
+            if chunk.usage:
+                upstream_usage = chunk.usage  # type: ignore[assignment]
+                chunk.usage = msgspec.UNSET
+            if not chunk.choices and chunk is not first:
+                return None
+            chunk.id = plan.inference_id
+            chunk.model = plan.model_name
+            for choice in chunk.choices:
+                if choice.index not in seen and choice.index < n:
+                    seen.add(choice.index)
+                    choice.completion_id = outcome.completion_ids[choice.index]
+            return b"data: " + encoder.encode(chunk) + b"\n\n"
+
         try:
-            chunk: ChatCompletionChunk | None = first
-            _set_routing_fields(first, plan)
-            while chunk is not None:
+            for chunk in opened.prelude:
+                if (data := frame(chunk)) is not None:
+                    yield data
+            async for chunk in stream:
                 accumulator.add(chunk)
-                if chunk.usage:
-                    upstream_usage = chunk.usage  # type: ignore[assignment]
-                    chunk.usage = msgspec.UNSET
-                if chunk.choices or chunk is first:
-                    chunk.id = plan.inference_id
-                    chunk.model = plan.model_name
-                    for choice in chunk.choices:
-                        if choice.index not in seen and choice.index < n:
-                            seen.add(choice.index)
-                            choice.completion_id = outcome.completion_ids[choice.index]
-                    yield b"data: " + encoder.encode(chunk) + b"\n\n"
-                chunk = await anext(iterator, None)
+                if (data := frame(chunk)) is not None:
+                    yield data
             outcome.ended = now()
             outcome.first_token_at = accumulator.first_token_at or outcome.ended
             outcome.choices = accumulator.choices()
@@ -175,6 +188,7 @@ class InferenceService:
                 yield b"data: " + encoder.encode(_usage_chunk(plan, outcome)) + b"\n\n"
             yield _DONE
         except ProviderError as exc:
+            route.provider.breaker.failure(exc.message)
             outcome.status, outcome.error = "error", str(exc)
             error = ProviderFailed(f"Provider stream failed after it began: {exc}")
             yield b"data: " + encoder.encode(error.body()) + b"\n\n"
@@ -201,6 +215,78 @@ class InferenceService:
     def _record(self, plan: Plan, outcome: Outcome, attempts: list[AttemptRecord]) -> None:
         if plan.store:
             self.recorder.record(_inference_record(plan, outcome, attempts))
+
+
+@dataclass(slots=True)
+class _Success(Generic[T]):
+    """The route that answered, what it returned, and when that attempt began."""
+
+    route: Route
+    result: T
+    started: float  # perf_counter
+    wall: float  # unix seconds
+    attempts: list[AttemptRecord]
+
+
+@dataclass(slots=True)
+class _OpenStream:
+    """A provider stream that reached its first token: the chunks read so far, and the rest."""
+
+    stream: ProviderStream
+    prelude: list[ChatCompletionChunk]
+    accumulator: StreamAccumulator
+
+
+def _request_for(plan: Plan, route: Route) -> ProviderRequest:
+    request = plan.provider_request
+    ttft = plan.request.max_ttft_ms / 1000 if plan.request.max_ttft_ms else route.policy.max_ttft
+    return msgspec.structs.replace(
+        request, model=route.model, first_byte_timeout=None if request.stream else ttft
+    )
+
+
+def _first_token_deadline(plan: Plan, route: Route) -> float | None:
+    return plan.request.max_ttft_ms / 1000 if plan.request.max_ttft_ms else route.policy.max_ttft
+
+
+async def _complete(route: Route, request: ProviderRequest) -> ProviderReply:
+    return await route.provider.complete(request)
+
+
+async def _open_stream(plan: Plan, route: Route, request: ProviderRequest) -> _OpenStream:
+    """Open a stream and read it up to its first token (or its end), within max_ttft_ms.
+
+    Chunks before the first token (a role-only chunk, say) are held back, so a stream that
+    fails or stalls before saying anything can still fall back to the next route.
+    """
+    stream = route.provider.stream(request)
+    accumulator = StreamAccumulator()
+    prelude: list[ChatCompletionChunk] = []
+    ttft = _first_token_deadline(plan, route)
+    deadline = asyncio.timeout(ttft)
+    try:
+        async with deadline:
+            async for chunk in stream:
+                accumulator.add(chunk)
+                prelude.append(chunk)
+                if accumulator.first_token_at is not None or chunk.usage or any(c.finish_reason for c in chunk.choices):
+                    break
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        error = ProviderError(route.provider_name, f"no first token within {ttft * 1000:g} ms (max_ttft_ms)", kind="timeout")  # type: ignore[operator]
+    except ProviderError as exc:
+        error = exc
+    except asyncio.CancelledError:
+        await stream.aclose()
+        raise
+    else:
+        if prelude:
+            return _OpenStream(stream, prelude, accumulator)
+        error = ProviderError(route.provider_name, "stream ended before any chunk", kind="protocol")
+    await stream.aclose()
+    error.raw_request = stream.raw_request
+    raise error
 
 
 def _failure_error(plan: Plan, failures: list[ProviderError]) -> GatewayError:

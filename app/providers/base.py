@@ -10,16 +10,19 @@ from typing import Any, AsyncIterator, Literal, Protocol
 
 import msgspec
 
+from app.providers.breaker import CircuitBreaker
 from app.wire.response import ChatCompletion, ChatCompletionChunk
 
-ErrorKind = Literal["connect", "timeout", "http", "protocol", "config", "rejected"]
+ErrorKind = Literal["connect", "timeout", "http", "protocol", "config", "rejected", "circuit_open"]
 
 
 class ProviderRequest(msgspec.Struct):
     """What the pipeline asks of a provider.
 
-    ``params`` holds the OpenAI request fields to send besides ``model``/``messages``/``stream``,
-    already merged (variant defaults under request values) and filtered by ``drop_params``.
+    ``params`` holds the known OpenAI/vLLM request fields besides ``model``/``messages``/``stream``
+    (variant defaults under request values); with ``drop_params`` a provider sends only those it
+    declares it supports. ``extra`` is sent as is, always: the variant's ``extra_body`` and, when
+    the request says ``drop_params: false``, the request's unknown fields.
     """
 
     model: str
@@ -27,6 +30,11 @@ class ProviderRequest(msgspec.Struct):
     params: dict[str, Any]
     stream: bool = False
     include_usage: bool = False
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    drop_params: bool = True
+    # Non-streaming only: give up when the first response byte takes longer (max_ttft_ms).
+    # Streams are held to max_ttft_ms by the pipeline, which sees each chunk arrive.
+    first_byte_timeout: float | None = None
 
 
 class ProviderReply(msgspec.Struct):
@@ -47,6 +55,7 @@ class ProviderError(Exception):
         kind: ErrorKind,
         status: int | None = None,
         raw_response: bytes = b"",
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{provider}: {message}")
         self.provider = provider
@@ -54,11 +63,28 @@ class ProviderError(Exception):
         self.kind = kind
         self.status = status
         self.raw_response = raw_response
+        self.retry_after = retry_after  # seconds, from the provider's Retry-After header
+        self.raw_request = b""  # the body that was sent, when whoever caught the error knew it
 
     @property
     def try_next(self) -> bool:
         """A request the provider rejected as malformed would fail everywhere; all else may not."""
         return self.kind != "rejected"
+
+    @property
+    def retryable(self) -> bool:
+        """Worth repeating on the same provider: rate limits, server errors, failed connections.
+
+        Timeouts are not: a stalled provider tends to stall again, and each try costs the timeout.
+        """
+        if self.kind == "connect":
+            return True
+        return self.kind == "http" and self.status is not None and (self.status == 429 or self.status >= 500)
+
+    @property
+    def counts_against_provider(self) -> bool:
+        """Whether this failure says something about the provider's health (for its breaker)."""
+        return self.kind not in ("rejected", "config", "circuit_open")
 
 
 class ProviderStream(Protocol):
@@ -72,6 +98,7 @@ class ProviderStream(Protocol):
 class Provider(Protocol):
     name: str
     type: str
+    breaker: CircuitBreaker
 
     async def complete(self, request: ProviderRequest) -> ProviderReply: ...
 

@@ -1,8 +1,9 @@
 """The ``dummy`` provider: a real provider that answers locally, for demos, tests and benchmarks.
 
 It honours what a model would (``n``, ``max_tokens``, ``stop``, tools) and paces its output by
-``ttft_ms`` and ``tokens_per_s``, so timings, streaming and cancellation behave as they do
-against a real backend.
+``ttft_ms`` and ``tokens_per_s``: the first token after ``ttft_ms``, each further one
+``1/tokens_per_s`` later. So timings, streaming and cancellation behave as they do against a
+real backend, and the gateway's reported timings can be checked against known values.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, AsyncIterator
 import msgspec
 
 from app.config.schema import DummyProviderConfig
-from app.providers.base import GeneratorStream, ProviderReply, ProviderRequest, now
+from app.providers.base import GeneratorStream, ProviderError, ProviderReply, ProviderRequest, now
+from app.providers.breaker import CircuitBreaker
 from app.providers.tokens import count_prompt_tokens, message_text
 from app.wire.response import (
     AssistantMessage,
@@ -49,6 +51,7 @@ class DummyProvider:
     def __init__(self, name: str, config: DummyProviderConfig) -> None:
         self.name = name
         self.config = config
+        self.breaker = CircuitBreaker(config.circuit_breaker)
         self._ttft = config.ttft_ms / 1000
         self._per_token = 1 / config.tokens_per_s if config.tokens_per_s else 0.0
         self._ids = itertools.count()
@@ -56,11 +59,15 @@ class DummyProvider:
     async def complete(self, request: ProviderRequest) -> ProviderReply:
         raw_request = _encode_request(request)
         answer = self._answer(request)
+        deadline = request.first_byte_timeout
+        if deadline is not None and self._ttft > deadline:
+            await asyncio.sleep(deadline)
+            raise ProviderError(self.name, f"no first byte within {deadline * 1000:g} ms (max_ttft_ms)", kind="timeout")
         if self._ttft:
             await asyncio.sleep(self._ttft)
         first_byte_at = now()
-        if self._per_token:
-            await asyncio.sleep(self._per_token * len(answer.tokens))
+        if self._per_token and len(answer.tokens) > 1:
+            await asyncio.sleep(self._per_token * (len(answer.tokens) - 1))
         n = request.params.get("n") or 1
         message = (
             AssistantMessage(content=None, tool_calls=[answer.tool_call])
@@ -101,8 +108,8 @@ class DummyProvider:
                 Delta(tool_calls=[ToolCallDelta(0, call.id, "function", FunctionCall(call.function.name, ""))])
                 for _ in range(n)
             ])
-        for token in answer.tokens:
-            if self._per_token:
+        for i, token in enumerate(answer.tokens):
+            if i and self._per_token:
                 await asyncio.sleep(self._per_token)
             if answer.tool_call:
                 delta = Delta(tool_calls=[ToolCallDelta(0, function=FunctionCall(arguments=token))])
@@ -170,4 +177,4 @@ def _tool_name(request: ProviderRequest, default: str) -> str:
 
 
 def _encode_request(request: ProviderRequest) -> bytes:
-    return encoder.encode({"model": request.model, "messages": request.messages, **request.params})
+    return encoder.encode({"model": request.model, "messages": request.messages, **request.params, **request.extra})

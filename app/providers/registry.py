@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.config.schema import DummyProviderConfig, OpenAIProviderConfig, ProviderConfig
+from app.config.schema import AnthropicProviderConfig, DummyProviderConfig, OpenAIProviderConfig, ProviderConfig
+from app.providers.anthropic import AnthropicProvider
 from app.providers.base import Provider
 from app.providers.dummy import DummyProvider
 from app.providers.http import HttpPool
@@ -14,4 +15,6 @@ def build_provider(name: str, config: ProviderConfig, pool: HttpPool) -> Provide
         return DummyProvider(name, config)
     if isinstance(config, OpenAIProviderConfig):
         return OpenAIProvider(name, config, pool)
+    if isinstance(config, AnthropicProviderConfig):
+        return AnthropicProvider(name, config, pool)
     raise TypeError(f"no provider implementation for {type(config).__name__}")

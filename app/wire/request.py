@@ -126,6 +126,7 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
     user: str | None = None
+    reasoning_effort: str | None = None  # OpenAI reasoning models; mapped to thinking for Anthropic
     metadata: Labels | None = None
     store: bool = True
     # vLLM / TIR
@@ -173,7 +174,7 @@ class ChatRequest(msgspec.Struct, kw_only=True):
 OPENAI_PARAMS = (
     "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop",
     "frequency_penalty", "presence_penalty", "seed", "logprobs", "top_logprobs", "logit_bias",
-    "response_format", "tool_choice", "parallel_tool_calls", "user",
+    "response_format", "tool_choice", "parallel_tool_calls", "user", "reasoning_effort",
 )
 VLLM_PARAMS = (
     "top_k", "min_p", "repetition_penalty", "guided_json", "guided_regex", "guided_choice",

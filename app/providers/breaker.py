@@ -1,0 +1,68 @@
+"""A circuit breaker per provider, so a dead backend costs one skipped route instead of a
+connection timeout on every request.
+
+Closed → (``failures`` consecutive failed attempts) → open: the provider is skipped →
+(``cooldown_s`` later) → half-open: exactly one request is let through as a probe; its success
+closes the breaker, its failure opens it for another cooldown. State lives in the provider
+object, so it is per process and starts afresh with each config version. Everything runs on
+one event loop: no locks.
+"""
+
+from __future__ import annotations
+
+import time
+
+from app.config.schema import BreakerConfig
+
+
+class CircuitBreaker:
+    __slots__ = ("_threshold", "_cooldown", "_failures", "_opened_at", "_probing", "last_error")
+
+    def __init__(self, config: BreakerConfig) -> None:
+        self._threshold = config.failures
+        self._cooldown = config.cooldown_s
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._probing = False
+        self.last_error = ""
+
+    @property
+    def state(self) -> str:
+        if self._opened_at is None:
+            return "closed"
+        return "half_open" if self._probing or self._cooling_left() <= 0 else "open"
+
+    def allow(self) -> bool:
+        """May a request be sent now? In half-open state, True once: the caller is the probe."""
+        if self._opened_at is None:
+            return True
+        if self._probing or self._cooling_left() > 0:
+            return False
+        self._probing = True
+        return True
+
+    def success(self) -> None:
+        self._failures = 0
+        self._opened_at = None
+        self._probing = False
+
+    def failure(self, error: str) -> None:
+        self.last_error = error
+        self._failures += 1
+        if self._probing or (self._threshold and self._failures >= self._threshold):
+            self._opened_at = time.monotonic()
+            self._probing = False
+
+    def release(self) -> None:
+        """The probe ended without a verdict (the client went away): let another request probe."""
+        self._probing = False
+
+    def describe(self) -> str:
+        """Why requests are being refused, for the client's error message."""
+        wait = self._cooling_left()
+        when = f"next probe in {wait:.1f}s" if wait > 0 else "a probe is in flight"
+        return f"circuit open after {self._failures} consecutive failures ({when}); last: {self.last_error}"
+
+    def _cooling_left(self) -> float:
+        assert self._opened_at is not None
+        return self._opened_at + self._cooldown - time.monotonic()
