@@ -58,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key by id or visible prefix")
     revoke.add_argument("key")
     revoke.set_defaults(run=_keys_revoke)
+
+    migrate = commands.add_parser("migrate", help="bring the ClickHouse and SQL schemas up to date")
+    migrate.add_argument("--only", choices=["clickhouse", "sql"], help="migrate one store only")
+    migrate.set_defaults(run=_migrate)
+
+    sql = commands.add_parser("sql", help="run a read-only ClickHouse query (see docs/analytics.md)")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "json", "csv", "tsv"], default="table")
+    sql.add_argument("--url", help="a running gateway (default http://SWITCHYARD_HOST:SWITCHYARD_PORT)")
+    sql.add_argument("--token", help="admin key or token (default SWITCHYARD_ADMIN_TOKEN)")
+    sql.set_defaults(run=_sql)
     return parser
 
 
@@ -227,6 +238,42 @@ def _keys_revoke(args: argparse.Namespace) -> int:
         return 0
 
     return _run_with_store(work)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if args.only != "sql":
+        from app.store.clickhouse.client import describe
+        from app.store.clickhouse.commands import migrate_clickhouse
+
+        try:
+            applied = migrate_clickhouse(settings.resolved_clickhouse_url)
+        except Exception as exc:
+            print(f"switchyard migrate: ClickHouse ({describe(settings.resolved_clickhouse_url)}): {exc}", file=sys.stderr)
+            return 1
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "already up to date"
+        print(f"ClickHouse: {names}")
+    if args.only != "clickhouse":
+        from app.store.sql.migrate import upgrade
+
+        upgrade(settings.resolved_database_url)
+        print("SQL config store: up to date")
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from app.store.clickhouse.commands import run_sql
+    from app.store.clickhouse.query import SqlLimits
+
+    settings = Settings.from_env()
+    return run_sql(
+        args.query,
+        None if args.format == "table" else args.format,
+        gateway_url=args.url or f"http://{settings.host}:{settings.port}",
+        token=args.token or settings.admin_token,
+        clickhouse_url=settings.resolved_clickhouse_url,
+        limits=SqlLimits(settings.admin_sql_timeout_s, settings.admin_sql_max_rows),
+    )
 
 
 if __name__ == "__main__":

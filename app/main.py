@@ -12,9 +12,11 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 
 from app import __version__
 from app.api.admin import ConfigAdminController, KeysController
+from app.api.admin_sql import admin_sql
 from app.api.chat import ChatController
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import health, ready
+from app.api.metrics import count_requests, metrics
 from app.auth.service import AuthService
 from app.config.admin import ConfigAdmin
 from app.config.live import LiveConfig
@@ -61,7 +63,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await pool.close()
 
     return Litestar(
-        route_handlers=[ChatController, ConfigAdminController, KeysController, health, ready],
+        route_handlers=[ChatController, ConfigAdminController, KeysController, health, ready, metrics, admin_sql],
+        middleware=[count_requests],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

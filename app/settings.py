@@ -33,6 +33,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     write_queue_rows: int = 100_000
     # ClickHouse being down is retried this many times (with backoff) before a batch spills.
     write_retries: int = 3
+    # POST /admin/sql and `switchyard sql`: ClickHouse stops a query past these limits.
+    admin_sql_timeout_s: float = 30.0
+    admin_sql_max_rows: int = 100_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":

@@ -1,0 +1,107 @@
+"""A tiny in-process Prometheus registry: counters, histograms and gauges read at scrape time.
+
+Small on purpose: an increment is one dict update on a label tuple (no lock: the event loop is
+the only writer, and a scrape that reads a dict mid-update is off by one increment at most).
+``GET /metrics`` renders it in the Prometheus text format.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Callable, Iterable, TypeVar
+
+LabelValues = tuple[str, ...]
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: tuple[str, ...], values: LabelValues, extra: str = "") -> str:
+    parts = [f'{name}="{_escape(value)}"' for name, value in zip(names, values)]
+    if extra:
+        parts.append(extra)
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class Counter:
+    kind = "counter"
+
+    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
+        self.name, self.help, self.label_names = name, help, labels
+        self.values: dict[LabelValues, float] = {}
+
+    def inc(self, labels: LabelValues = (), amount: float = 1) -> None:
+        self.values[labels] = self.values.get(labels, 0) + amount
+
+    def samples(self) -> Iterable[str]:
+        for labels, value in list(self.values.items()):
+            yield f"{self.name}{_labels(self.label_names, labels)} {_number(value)}"
+
+
+class Histogram:
+    kind = "histogram"
+
+    def __init__(self, name: str, help: str, labels: tuple[str, ...], buckets: tuple[float, ...]) -> None:
+        self.name, self.help, self.label_names = name, help, labels
+        self.buckets = buckets
+        self.values: dict[LabelValues, list[float]] = {}  # bucket counts..., +Inf count, sum
+
+    def observe(self, labels: LabelValues, value: float) -> None:
+        series = self.values.get(labels)
+        if series is None:
+            series = self.values[labels] = [0.0] * (len(self.buckets) + 2)
+        series[bisect.bisect_left(self.buckets, value)] += 1
+        series[-1] += value
+
+    def samples(self) -> Iterable[str]:
+        for labels, series in list(self.values.items()):
+            cumulative = 0.0
+            for bound, count in zip((*self.buckets, float("inf")), series):
+                cumulative += count
+                le = 'le="' + ("+Inf" if bound == float("inf") else _number(bound)) + '"'
+                yield f"{self.name}_bucket{_labels(self.label_names, labels, le)} {_number(cumulative)}"
+            yield f"{self.name}_count{_labels(self.label_names, labels)} {_number(cumulative)}"
+            yield f"{self.name}_sum{_labels(self.label_names, labels)} {_number(series[-1])}"
+
+
+class Gauge:
+    """A value read when scraped (queue depth, ...), from a callback."""
+
+    kind = "gauge"
+
+    def __init__(self, name: str, help: str, read: Callable[[], float], kind: str = "gauge") -> None:
+        self.name, self.help, self.read, self.kind = name, help, read, kind
+
+    def samples(self) -> Iterable[str]:
+        yield f"{self.name} {_number(self.read())}"
+
+
+Metric = Counter | Histogram | Gauge
+M = TypeVar("M", Counter, Histogram, Gauge)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._metrics: dict[str, Metric] = {}
+
+    def add(self, metric: M) -> M:
+        """Register ``metric``, replacing one of the same name (an app built twice in a process)."""
+        self._metrics[metric.name] = metric
+        return metric
+
+    def render(self) -> str:
+        lines = []
+        for metric in self._metrics.values():
+            lines.append(f"# HELP {metric.name} {metric.help}")
+            lines.append(f"# TYPE {metric.name} {metric.kind}")
+            lines.extend(metric.samples())
+        return "\n".join(lines) + "\n"
+
+
+# The process's registry: one gateway app per process, so one set of series.
+REGISTRY = Registry()

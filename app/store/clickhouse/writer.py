@@ -1,0 +1,283 @@
+"""The background writer (SPEC §5.2): the request path only enqueues; one thread does all I/O.
+
+``submit`` is a deque append (no lock, no I/O) unless the queue is full, in which case the
+record is appended to a spill file instead: bounded memory, nothing dropped. The thread wakes
+every ``interval_s`` (or as soon as a full batch is waiting), inserts the queue in batches of
+``batch_rows``, retries a failed insert ``retries`` times with exponential backoff, and then
+spills the batch to disk. While ClickHouse is down it stops trying per batch (spilling
+straight away, so the queue keeps draining) and probes on its own backoff schedule; once it is
+back, spilled batches are replayed a few at a time between regular batches.
+
+Exactly once: each batch gets a UUIDv7 id used as ``insert_deduplication_token`` on every try
+and kept in its spill file name, so a batch that did reach ClickHouse before the error is
+dropped by ClickHouse on retry or replay, and a spill file is deleted only after its insert
+succeeded.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import msgspec
+
+from app.ids import uuid7_str
+from app.inference.record import InferenceRecord
+from app.store.clickhouse.rows import ATTEMPT_COLUMNS, INFERENCE_COLUMNS, encode_batch
+from app.store.clickhouse.spill import SpillDir
+from app.store.clickhouse.store import Store
+
+log = logging.getLogger("switchyard.clickhouse")
+
+# A spilled batch that fails this many replays while ClickHouse answers pings is set aside.
+_REPLAY_ATTEMPTS = 3
+# Replay at most this long per cycle, so fresh batches are not starved behind a backlog.
+_REPLAY_BUDGET_S = 1.0
+
+
+class WriterStats(msgspec.Struct, kw_only=True):
+    rows_written: int = 0  # inference rows inserted, replayed ones included
+    attempts_written: int = 0  # model_inferences rows inserted
+    rows_spilled: int = 0  # inference rows written to spill files (failed batches + full queue)
+    rows_replayed: int = 0  # spilled rows later inserted
+    rows_dropped: int = 0  # rows lost because even the spill file could not be written
+    rows_rejected: int = 0  # spilled rows ClickHouse kept refusing, set aside as .rejected files
+    batches_failed: int = 0  # insert attempts that raised
+    queue_depth: int = 0
+    spill_files: int = 0
+    connected: bool = False
+    last_error: str = ""
+
+
+class Writer:
+    def __init__(
+        self,
+        open_store: Callable[[], Store],
+        spill: SpillDir,
+        *,
+        batch_rows: int = 5000,
+        interval_s: float = 0.5,
+        queue_rows: int = 100_000,
+        retries: int = 3,
+        backoff_s: float = 0.25,
+        max_backoff_s: float = 15.0,
+    ) -> None:
+        self._open_store = open_store
+        self._spill = spill
+        self._batch_rows = max(batch_rows, 1)
+        self._interval_s = interval_s
+        self._queue_rows = max(queue_rows, 1)
+        self._retries = max(retries, 0)
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._queue: collections.deque[InferenceRecord] = collections.deque()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._first_connect = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clickhouse-writer", daemon=True)
+        self._store: Store | None = None
+        self._connect_backoff = backoff_s
+        self._next_connect = 0.0
+        self._replay_failures: dict[str, int] = {}
+        self._stats = WriterStats()
+        self._stats_lock = threading.Lock()  # submit() (event loop) and the thread both count
+
+    # -- request path ---------------------------------------------------------------------------
+
+    def submit(self, record: InferenceRecord) -> None:
+        """Queue a record for insertion. Never blocks on ClickHouse, never raises."""
+        if len(self._queue) >= self._queue_rows or self._stopping.is_set():
+            self._overflow(record)
+            return
+        self._queue.append(record)
+        if len(self._queue) >= self._batch_rows:
+            self._wake.set()
+
+    def _overflow(self, record: InferenceRecord) -> None:
+        try:
+            self._spill.append(record)
+        except Exception:
+            log.exception("could not spill an inference record; it is lost")
+            self._count(rows_dropped=1)
+        else:
+            self._count(rows_spilled=1)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait_first_connect(self, timeout: float) -> bool:
+        """Block until the first connection attempt finished; True if it succeeded."""
+        self._first_connect.wait(timeout)
+        return self._store is not None
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush: insert (or spill) everything queued, then stop the thread."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("ClickHouse writer did not finish in %.0f s; spilling what is still queued", timeout)
+            while self._queue:
+                self._overflow(self._queue.popleft())
+        self._spill.seal()
+
+    @property
+    def connected(self) -> bool:
+        return self._store is not None
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    @property
+    def queue_limit(self) -> int:
+        return self._queue_rows
+
+    def stats(self) -> WriterStats:
+        with self._stats_lock:
+            stats = msgspec.structs.replace(self._stats)
+        stats.queue_depth = len(self._queue)
+        stats.spill_files = len(self._spill.files())
+        stats.connected = self._store is not None
+        return stats
+
+    def _count(self, **increments: int) -> None:
+        with self._stats_lock:
+            for name, value in increments.items():
+                setattr(self._stats, name, getattr(self._stats, name) + value)
+
+    def _error(self, exc: BaseException) -> None:
+        with self._stats_lock:
+            self._stats.batches_failed += 1
+            self._stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
+
+    # -- the thread -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            found = self._spill.recover()
+            if found:
+                log.warning("sealed %d spill file(s) left by an earlier process", found)
+        except OSError:
+            log.exception("could not inspect the spill directory")
+        while True:
+            stopping = self._stopping.is_set()
+            if not stopping:
+                self._wake.wait(self._interval_s)
+                self._wake.clear()
+                stopping = self._stopping.is_set()
+            self._connect_if_due()
+            self._drain()
+            self._spill.seal()
+            if not stopping:
+                self._replay()
+            if stopping and not self._queue:
+                break
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _connect_if_due(self) -> None:
+        if self._store is not None or time.monotonic() < self._next_connect:
+            return
+        try:
+            self._store = self._open_store()
+        except Exception as exc:
+            if self._connect_backoff == self._backoff_s:
+                log.warning("ClickHouse unavailable, spilling to %s until it is back: %s", self._spill.directory, exc)
+            self._error(exc)
+            self._next_connect = time.monotonic() + self._connect_backoff
+            self._connect_backoff = min(self._connect_backoff * 2, self._max_backoff_s)
+        else:
+            if self._connect_backoff != self._backoff_s:
+                log.warning("ClickHouse is reachable again")
+            self._connect_backoff = self._backoff_s
+        finally:
+            self._first_connect.set()
+
+    def _disconnect(self) -> None:
+        if self._store is not None:
+            try:
+                self._store.close()
+            except Exception:
+                pass
+            self._store = None
+        self._next_connect = time.monotonic() + self._connect_backoff
+
+    def _drain(self) -> None:
+        while self._queue:
+            batch = [self._queue.popleft() for _ in range(min(self._batch_rows, len(self._queue)))]
+            self._write(uuid7_str(), batch)
+
+    def _write(self, batch_id: str, batch: list[InferenceRecord]) -> None:
+        for attempt in range(self._retries + 1):
+            if self._store is None:
+                break
+            try:
+                self._insert(batch_id, batch)
+                return
+            except Exception as exc:
+                self._error(exc)
+                if attempt == self._retries:
+                    log.warning("insert of %d inference rows failed %d times: %s", len(batch), attempt + 1, exc)
+                    self._disconnect()
+                else:
+                    time.sleep(min(self._backoff_s * 2**attempt, self._max_backoff_s))
+        try:
+            self._spill.write(batch_id, batch)
+        except Exception:
+            log.exception("could not spill %d inference rows; they are lost", len(batch))
+            self._count(rows_dropped=len(batch))
+        else:
+            self._count(rows_spilled=len(batch))
+
+    def _insert(self, batch_id: str, batch: list[InferenceRecord]) -> None:
+        assert self._store is not None
+        payloads = encode_batch(batch)
+        self._store.insert("inferences", INFERENCE_COLUMNS, payloads.inferences, batch_id)
+        if payloads.attempt_count:
+            self._store.insert("model_inferences", ATTEMPT_COLUMNS, payloads.attempts, batch_id)
+        self._count(rows_written=len(batch), attempts_written=payloads.attempt_count)
+
+    def _replay(self) -> None:
+        deadline = time.monotonic() + _REPLAY_BUDGET_S
+        for path in self._spill.files():
+            if self._store is None or time.monotonic() > deadline:
+                return
+            batch = self._spill.read(path)
+            if batch.damaged_lines:
+                log.error("%s: %d damaged line(s) skipped", path, batch.damaged_lines)
+                self._count(rows_dropped=batch.damaged_lines)
+            try:
+                if batch.records:
+                    self._insert(batch.batch_id, batch.records)
+            except Exception as exc:
+                self._error(exc)
+                self._replay_failed(batch.path, len(batch.records), exc)
+                return
+            self._spill.remove(path)
+            self._replay_failures.pop(path.name, None)
+            self._count(rows_replayed=len(batch.records))
+
+    def _replay_failed(self, path: Path, rows: int, exc: Exception) -> None:
+        """Tell "ClickHouse is down" (retry later) from "ClickHouse refuses this batch"."""
+        try:
+            reachable = self._store is not None and self._store.ping()
+        except Exception:
+            reachable = False
+        if not reachable:
+            self._disconnect()
+            return
+        failures = self._replay_failures.get(path.name, 0) + 1
+        self._replay_failures[path.name] = failures
+        if failures >= _REPLAY_ATTEMPTS:
+            target = self._spill.quarantine(path)
+            self._replay_failures.pop(path.name, None)
+            self._count(rows_rejected=rows)
+            log.error("ClickHouse refused %d spilled rows %d times; moved them to %s: %s", rows, failures, target, exc)

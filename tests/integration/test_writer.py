@@ -1,0 +1,216 @@
+"""The background writer against a real embedded ClickHouse, with faults injected around it.
+
+The store the writer gets is the real one (chDB, real inserts, real insert deduplication)
+wrapped so inserts can fail on demand: before reaching ClickHouse ("down"), or *after* the
+rows landed ("lost ack", the case deduplication tokens exist for).
+
+chDB allows one data path per process, so this module keeps one path for all its tests (and
+no other in-process test may open another).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+from app.ids import uuid7_str
+from app.inference.record import AttemptRecord, InferenceRecord
+from app.store.clickhouse.spill import SpillDir
+from app.store.clickhouse.store import ClickHouseStore
+from app.store.clickhouse.writer import Writer
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseStore]:
+    real = ClickHouseStore.open(f"chdb://{tmp_path_factory.mktemp('writer') / 'clickhouse'}")
+    yield real
+    real.close()
+
+
+class Faults:
+    """Decides the fate of each insert: "ok", "down" (raise, nothing written) or "lost_ack"
+    (written, then raise). ``plan`` is consumed first, then ``mode`` applies."""
+
+    def __init__(self, real: ClickHouseStore) -> None:
+        self.real = real
+        self.mode = "ok"
+        self.plan: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.inserting = threading.Event()
+        self.inserts = 0
+
+    def connect(self) -> "FaultyStore":
+        if self.mode == "down":
+            raise OperationalError("connection refused (injected)")
+        return FaultyStore(self)
+
+
+class FaultyStore:
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+
+    def insert(self, table: str, columns: list[str], payload: bytes, token: str) -> None:
+        faults = self.faults
+        faults.inserting.set()
+        faults.gate.wait()
+        fate = faults.plan.pop(0) if faults.plan else faults.mode
+        faults.inserts += 1
+        if fate == "down":
+            raise OperationalError("connection reset (injected)")
+        if fate == "reject":
+            raise DatabaseError("Code: 27. DB::Exception: Cannot parse input (injected)")
+        faults.real.insert(table, columns, payload, token)
+        if fate == "lost_ack":
+            raise OperationalError("read timed out after the insert (injected)")
+
+    def ping(self) -> bool:
+        if self.faults.mode == "down":
+            raise OperationalError("connection refused (injected)")
+        return True
+
+    def close(self) -> None:  # the real store is shared by the module
+        pass
+
+
+def records(function: str, count: int) -> list[InferenceRecord]:
+    made = []
+    for i in range(count):
+        inference_id = uuid7_str()
+        made.append(InferenceRecord(
+            id=inference_id, created_at=time.time(), config_version=1, function=function, variant="v",
+            episode_id=uuid7_str(), model="m", status="ok", labels={"i": str(i)}, tags=["t"], latency_ms=1.0,
+            completion_ids=[inference_id],
+            attempts=[AttemptRecord(id=uuid7_str(), inference_id=inference_id, provider="p", provider_type="openai",
+                                    model="pm", started_at=time.time(), latency_ms=1.0, status="ok")],
+        ))
+    return made
+
+
+def stored(store: ClickHouseStore, function: str) -> tuple[int, int, int, set[str]]:
+    """(rows, distinct ids, attempt rows, ids) for one test's function name."""
+    (count, distinct), = store.client.query(
+        "SELECT count(), uniqExact(id) FROM inferences WHERE function = {f:String}", {"f": function}).result_rows
+    attempts = store.client.query(
+        "SELECT count() FROM model_inferences WHERE function = {f:String}", {"f": function}).result_rows[0][0]
+    ids = {str(row[0]) for row in store.client.query(
+        "SELECT id FROM inferences WHERE function = {f:String}", {"f": function}).result_rows}
+    return count, distinct, attempts, ids
+
+
+def make_writer(faults: Faults, spill: Path, **options: float) -> Writer:
+    defaults = {"batch_rows": 7, "interval_s": 0.02, "retries": 1, "backoff_s": 0.01, "max_backoff_s": 0.05}
+    writer = Writer(faults.connect, SpillDir(spill), **{**defaults, **options})  # type: ignore[arg-type]
+    writer.start()
+    return writer
+
+
+def wait(condition, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_outage_and_lost_acks_end_with_every_row_exactly_once(store: ClickHouseStore, tmp_path: Path) -> None:
+    function = f"f-{uuid.uuid4().hex[:8]}"
+    faults = Faults(store)
+    writer = make_writer(faults, tmp_path)
+    sent = records(function, 20)
+    # One plan entry per insert call (inferences, then model_inferences, per batch): rows land
+    # but the writer hears an error and retries the same batch.
+    faults.plan = ["lost_ack", "ok", "ok", "ok", "lost_ack"]
+    for record in sent:
+        writer.submit(record)
+    wait(lambda: stored(store, function)[2] == 20 and writer.queue_depth == 0 and not faults.plan)
+    assert stored(store, function)[:2] == (20, 20) and writer.stats().rows_spilled == 0
+
+    faults.mode = "down"  # ClickHouse goes away: batches spill, requests never wait
+    outage = records(function, 30)
+    for record in outage:
+        writer.submit(record)
+    wait(lambda: writer.stats().rows_spilled == 30)
+    assert not writer.connected and stored(store, function)[0] == 20
+
+    faults.mode, faults.plan = "ok", ["lost_ack"]  # back; the first replay lands but its ack is lost
+    wait(lambda: writer.stats().rows_replayed == 30)
+    writer.close()
+
+    count, distinct, attempts, ids = stored(store, function)
+    assert (count, distinct, attempts) == (50, 50, 50)
+    assert ids == {r.id for r in sent + outage}
+    stats = writer.stats()
+    assert (stats.rows_spilled, stats.rows_replayed, stats.rows_dropped, stats.spill_files) == (30, 30, 0, 0)
+    assert stats.rows_written == 50 and stats.batches_failed >= 4
+
+
+def test_full_queue_spills_instead_of_dropping_and_never_blocks(store: ClickHouseStore, tmp_path: Path) -> None:
+    function = f"f-{uuid.uuid4().hex[:8]}"
+    faults = Faults(store)
+    faults.gate.clear()  # the first insert hangs (a slow ClickHouse)
+    writer = make_writer(faults, tmp_path, queue_rows=10, batch_rows=5)
+    sent = records(function, 101)
+    writer.submit(sent[0])
+    assert faults.inserting.wait(5)
+    slowest = 0.0
+    for record in sent[1:]:
+        started = time.perf_counter()
+        writer.submit(record)
+        slowest = max(slowest, time.perf_counter() - started)
+    stats = writer.stats()
+    assert (stats.queue_depth, stats.rows_spilled, stats.rows_dropped) == (10, 90, 0)
+    assert slowest < 0.05, f"submit took {slowest * 1000:.1f} ms"
+
+    faults.gate.set()
+    wait(lambda: writer.stats().rows_replayed == 90 and writer.queue_depth == 0)
+    writer.close()
+    count, distinct, _, ids = stored(store, function)
+    assert (count, distinct) == (101, 101) and ids == {r.id for r in sent}
+
+
+def test_shutdown_flushes_without_waiting_for_the_interval(store: ClickHouseStore, tmp_path: Path) -> None:
+    function = f"f-{uuid.uuid4().hex[:8]}"
+    writer = make_writer(Faults(store), tmp_path, interval_s=60, batch_rows=10_000)
+    for record in records(function, 25):
+        writer.submit(record)
+    started = time.monotonic()
+    writer.close()
+    assert time.monotonic() - started < 5
+    assert stored(store, function)[:2] == (25, 25)
+
+
+def test_files_left_by_a_crash_are_replayed_and_damage_is_counted(store: ClickHouseStore, tmp_path: Path) -> None:
+    function = f"f-{uuid.uuid4().hex[:8]}"
+    spill = SpillDir(tmp_path)
+    for record in records(function, 5):
+        spill.append(record)  # a process died with its overflow file open
+    [part] = tmp_path.glob("*.part")
+    with open(part, "ab") as file:
+        file.write(b'{"id": "cut short by the cr')
+    writer = make_writer(Faults(store), tmp_path)
+    wait(lambda: writer.stats().rows_replayed == 5)
+    writer.close()
+    assert stored(store, function)[:2] == (5, 5)
+    assert writer.stats().rows_dropped == 1 and not list(tmp_path.iterdir())
+
+
+def test_a_batch_clickhouse_keeps_refusing_is_set_aside(store: ClickHouseStore, tmp_path: Path) -> None:
+    function = f"f-{uuid.uuid4().hex[:8]}"
+    SpillDir(tmp_path).write(uuid7_str(), records(function, 3))
+    faults = Faults(store)
+    faults.plan = ["reject"] * 3
+    writer = make_writer(faults, tmp_path)
+    wait(lambda: writer.stats().rows_rejected == 3)
+    good = records(function, 2)
+    for record in good:
+        writer.submit(record)
+    wait(lambda: stored(store, function)[0] == 2)
+    writer.close()
+    assert [p.suffix for p in tmp_path.iterdir()] == [".rejected"]
+    assert writer.stats().rows_dropped == 0
