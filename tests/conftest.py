@@ -5,6 +5,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.fake_openai import FakeOpenAI, free_port
 from tests.support.gateway import Gateway
 
@@ -134,6 +135,13 @@ type = "boolean"
 @pytest.fixture(scope="session")
 def fake_upstream() -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    fake = FakeAnthropic().start()
     yield fake
     fake.stop()
 

@@ -32,9 +32,10 @@ class StreamAccumulator:
             if delta.reasoning_content:
                 state.reasoning.append(delta.reasoning_content)
             for call in delta.tool_calls or ():
-                tool = state.tools.get(call.index)
+                position = call.index or 0
+                tool = state.tools.get(position)
                 if tool is None:
-                    tool = state.tools[call.index] = ToolCall(call.id or "", FunctionCall())
+                    tool = state.tools[position] = ToolCall(call.id or "", FunctionCall())
                 if call.id:
                     tool.id = call.id
                 if call.function is not None:

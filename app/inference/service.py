@@ -66,6 +66,7 @@ class InferenceService:
         """
         attempts: list[AttemptRecord] = []
         failures: list[ProviderError] = []
+        route: Route | None = None
         try:
             for route in plan.routes:
                 breaker = route.provider.breaker
@@ -99,7 +100,7 @@ class InferenceService:
                 else:
                     failures.append(ProviderError(route.provider_name, breaker.describe(), kind="circuit_open"))
         except asyncio.CancelledError:
-            self._record(plan, Outcome(status="cancelled", error="client disconnected"), attempts)
+            self._record(plan, Outcome(status="cancelled", error="client disconnected", route=route), attempts)
             raise
         raise self._fail(plan, failures, attempts)
 
@@ -274,7 +275,7 @@ async def _open_stream(plan: Plan, route: Route, request: ProviderRequest) -> _O
     except TimeoutError:
         if not deadline.expired():
             raise
-        error = ProviderError(route.provider_name, f"no first token within {ttft * 1000:g} ms (max_ttft_ms)", kind="timeout")  # type: ignore[operator]
+        error = ProviderError(route.provider_name, f"no first token within {ttft * 1000:g} ms (max_ttft_ms)", kind="slow_first_token")  # type: ignore[operator]
     except ProviderError as exc:
         error = exc
     except asyncio.CancelledError:
@@ -294,7 +295,7 @@ def _failure_error(plan: Plan, failures: list[ProviderError]) -> GatewayError:
         last = failures[-1]
         return InvalidRequest(f"Provider '{last.provider}' rejected the request: {last.message}")
     reasons = "; ".join(str(f) for f in failures) or "no route"
-    if failures and all(f.kind == "timeout" for f in failures):
+    if failures and all(f.timed_out for f in failures):
         return GatewayTimeout(f"Every provider for '{plan.model_name}' timed out: {reasons}")
     return ProviderFailed(f"All providers failed for '{plan.model_name}': {reasons}")
 

@@ -284,7 +284,7 @@ class _Block(msgspec.Struct):
     thinking: str = ""
     id: str = ""
     name: str = ""
-    input: msgspec.Raw | None = None  # kept as raw JSON: it becomes the arguments string as is
+    input: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))  # raw JSON: the arguments as is
 
 
 class AnthropicMessage(msgspec.Struct):
@@ -306,8 +306,7 @@ def to_completion(message: AnthropicMessage) -> ChatCompletion:
         elif block.type == "thinking":
             thoughts.append(block.thinking)
         elif block.type == "tool_use":
-            arguments = bytes(block.input).decode() if block.input is not None else "{}"
-            calls.append(ToolCall(block.id, FunctionCall(block.name, arguments)))
+            calls.append(ToolCall(block.id, FunctionCall(block.name, bytes(block.input).decode())))
     reply = AssistantMessage(content="".join(texts) if texts or not calls else None)
     if thoughts:
         reply.reasoning_content = "".join(thoughts)

@@ -13,7 +13,7 @@ import msgspec
 from app.providers.breaker import CircuitBreaker
 from app.wire.response import ChatCompletion, ChatCompletionChunk
 
-ErrorKind = Literal["connect", "timeout", "http", "protocol", "config", "rejected", "circuit_open"]
+ErrorKind = Literal["connect", "timeout", "slow_first_token", "http", "protocol", "config", "rejected", "circuit_open"]
 
 
 class ProviderRequest(msgspec.Struct):
@@ -82,9 +82,17 @@ class ProviderError(Exception):
         return self.kind == "http" and self.status is not None and (self.status == 429 or self.status >= 500)
 
     @property
+    def timed_out(self) -> bool:
+        return self.kind in ("timeout", "slow_first_token")
+
+    @property
     def counts_against_provider(self) -> bool:
-        """Whether this failure says something about the provider's health (for its breaker)."""
-        return self.kind not in ("rejected", "config", "circuit_open")
+        """Whether this failure says something about the provider's health (for its breaker).
+
+        Not a missed max_ttft_ms: that is a request's latency budget, and one impatient client
+        must not open the circuit of a healthy provider for everyone.
+        """
+        return self.kind not in ("rejected", "config", "circuit_open", "slow_first_token")
 
 
 class ProviderStream(Protocol):

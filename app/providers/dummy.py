@@ -62,7 +62,7 @@ class DummyProvider:
         deadline = request.first_byte_timeout
         if deadline is not None and self._ttft > deadline:
             await asyncio.sleep(deadline)
-            raise ProviderError(self.name, f"no first byte within {deadline * 1000:g} ms (max_ttft_ms)", kind="timeout")
+            raise ProviderError(self.name, f"no first byte within {deadline * 1000:g} ms (max_ttft_ms)", kind="slow_first_token")
         if self._ttft:
             await asyncio.sleep(self._ttft)
         first_byte_at = now()

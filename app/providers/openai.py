@@ -43,8 +43,9 @@ class OpenAIProvider:
         body: dict[str, Any] = {"model": request.model, "messages": request.messages, **params, **request.extra}
         if request.stream:
             body["stream"] = True
-            # Asked for even when the client did not, so recorded token counts are exact.
-            if request.include_usage or self._stream_usage:
+            # Asked for whenever the server takes it (even if the client did not), so that recorded
+            # token counts are exact; otherwise only when the client insists (drop_params false).
+            if self._stream_usage or (request.include_usage and not request.drop_params):
                 body["stream_options"] = {"include_usage": True}
         return encoder.encode(body)
 

@@ -60,7 +60,7 @@ class Upstream:
                 response.release()
         except TimeoutError:
             if deadline.expired():
-                raise ProviderError(self.name, f"no first byte within {first_byte_timeout * 1000:g} ms (max_ttft_ms)", kind="timeout") from None  # type: ignore[operator]
+                raise ProviderError(self.name, f"no first byte within {first_byte_timeout * 1000:g} ms (max_ttft_ms)", kind="slow_first_token") from None  # type: ignore[operator]
             raise ProviderError(self.name, f"no complete response within {self.config.timeout_s:g}s", kind="timeout") from None
         except aiohttp.ClientError as exc:
             raise ProviderError(self.name, f"connection failed: {_describe(exc)}", kind="connect") from None

@@ -73,7 +73,9 @@ class ChatCompletion(msgspec.Struct, kw_only=True):
 
 
 class ToolCallDelta(msgspec.Struct, omit_defaults=True):
-    index: int = 0
+    # Not defaulted to 0: that would omit it, and clients key streamed tool calls by index.
+    # None only when an upstream left it out (read as 0).
+    index: int | None = None
     id: str | None = None
     type: str | None = None
     function: FunctionCall | None = None

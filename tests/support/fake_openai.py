@@ -1,7 +1,7 @@
 """A fake OpenAI-compatible server on 127.0.0.1, run in a background thread.
 
 One server, many behaviours, chosen by the first path segment of the base URL:
-``/ok/v1`` answers (echo, tools, n, streaming), ``/fail500/v1`` returns 500, ``/fail429/v1``
+``/ok/v1`` answers (echo, tools, n, streaming, streamed tool calls), ``/fail500/v1`` returns 500, ``/fail429/v1``
 returns 429, ``/reject400/v1`` returns 400, ``/stall/v1`` never answers in time, ``/reset/v1``
 drops the connection, ``/badsse/v1`` streams an event that is not JSON, ``/slowstream/v1`` streams
 slowly (for disconnect tests). Every request body is kept for assertions.
@@ -100,6 +100,15 @@ class FakeOpenAI:
         delay = 0.2 if behaviour == "slowstream" else 0
         try:
             await response.write(_event(body, {"role": "assistant", "content": ""}))
+            if body.get("tools"):  # the tool call of _completion, its arguments in two pieces
+                call = _completion(body)["choices"][0]["message"]["tool_calls"][0]
+                start = {"index": 0, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}
+                await response.write(_event(body, {"tool_calls": [start]}))
+                for piece in (call["function"]["arguments"][:3], call["function"]["arguments"][3:]):
+                    await response.write(_event(body, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+                await response.write(_event(body, {}, finish="tool_calls"))
+                await response.write(b"data: [DONE]\n\n")
+                return response
             for i, piece in enumerate(pieces):
                 if delay:
                     await asyncio.sleep(delay)

@@ -74,3 +74,13 @@ class Gateway:
 def copy_demo_config(target: Path) -> Path:
     shutil.copytree(REPO / "variants", target)
     return target
+
+
+def start_gateway(root: Path, gateway_toml: str, functions: dict[str, str] | None = None, env: dict[str, str] | None = None) -> Gateway:
+    """A gateway on a config of its own (``gateway.toml`` text plus function files), under ``root``."""
+    config = root / "variants"
+    (config / "functions").mkdir(parents=True, exist_ok=True)
+    (config / "gateway.toml").write_text(gateway_toml)
+    for name, text in (functions or {}).items():
+        (config / "functions" / f"{name}.toml").write_text(text)
+    return Gateway(config, root / "data", env=env).start()
