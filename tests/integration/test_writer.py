@@ -10,6 +10,8 @@ no other in-process test may open another).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -24,6 +26,7 @@ from app.inference.record import AttemptRecord, InferenceRecord
 from app.store.clickhouse.spill import SpillDir
 from app.store.clickhouse.store import ClickHouseStore
 from app.store.clickhouse.writer import Writer
+from tests.support.gateway import REPO
 
 
 @pytest.fixture(scope="module")
@@ -185,14 +188,26 @@ def test_shutdown_flushes_without_waiting_for_the_interval(store: ClickHouseStor
     assert stored(store, function)[:2] == (25, 25)
 
 
-def test_files_left_by_a_crash_are_replayed_and_damage_is_counted(store: ClickHouseStore, tmp_path: Path) -> None:
+CRASHING_PROCESS = """
+import os, sys, time
+from pathlib import Path
+from app.inference.record import InferenceRecord
+from app.store.clickhouse.spill import SpillDir
+spill = SpillDir(Path(sys.argv[1]))
+spill.open()
+for i in range(5):
+    spill.append(InferenceRecord(id=f"00000000-0000-7000-8000-00000000000{i}", created_at=time.time(),
+                                 config_version=1, function=sys.argv[2], episode_id=sys.argv[3], model="m", status="ok"))
+with open(next(spill.directory.glob("*.part")), "ab") as part:
+    part.write(b'{"id": "cut short by the cr')
+os._exit(0)  # no seal, no unlock: a crash
+"""
+
+
+def test_files_left_by_a_crashed_process_are_adopted_and_replayed(store: ClickHouseStore, tmp_path: Path) -> None:
     function = f"f-{uuid.uuid4().hex[:8]}"
-    spill = SpillDir(tmp_path)
-    for record in records(function, 5):
-        spill.append(record)  # a process died with its overflow file open
-    [part] = tmp_path.glob("*.part")
-    with open(part, "ab") as file:
-        file.write(b'{"id": "cut short by the cr')
+    crashed = subprocess.run([sys.executable, "-c", CRASHING_PROCESS, str(tmp_path), function, uuid7_str()], cwd=REPO)
+    assert crashed.returncode == 0 and len(list(tmp_path.rglob("*.jsonl.part"))) == 1
     writer = make_writer(Faults(store), tmp_path)
     wait(lambda: writer.stats().rows_replayed == 5)
     writer.close()
@@ -200,9 +215,29 @@ def test_files_left_by_a_crash_are_replayed_and_damage_is_counted(store: ClickHo
     assert writer.stats().rows_dropped == 1 and not list(tmp_path.iterdir())
 
 
+def test_a_live_writer_keeps_its_files_from_another(store: ClickHouseStore, tmp_path: Path) -> None:
+    function = f"f-{uuid.uuid4().hex[:8]}"
+    faults = Faults(store)
+    faults.mode = "down"
+    first = make_writer(faults, tmp_path)
+    for record in records(function, 4):
+        first.submit(record)
+    wait(lambda: first.stats().spill_files >= 1)
+    second = make_writer(Faults(store), tmp_path)  # a second worker on the same data directory
+    time.sleep(0.2)
+    assert second.stats().rows_replayed == 0 and first.stats().spill_files >= 1
+    first.close()  # its files stay behind, unlocked: the second worker adopts them
+    wait(lambda: second.stats().rows_replayed == 4)
+    second.close()
+    assert stored(store, function)[:2] == (4, 4) and not list(tmp_path.iterdir())
+
+
 def test_a_batch_clickhouse_keeps_refusing_is_set_aside(store: ClickHouseStore, tmp_path: Path) -> None:
     function = f"f-{uuid.uuid4().hex[:8]}"
-    SpillDir(tmp_path).write(uuid7_str(), records(function, 3))
+    left = SpillDir(tmp_path)
+    left.open()
+    left.write(uuid7_str(), records(function, 3))
+    left.close()
     faults = Faults(store)
     faults.plan = ["reject"] * 3
     writer = make_writer(faults, tmp_path)
@@ -212,5 +247,5 @@ def test_a_batch_clickhouse_keeps_refusing_is_set_aside(store: ClickHouseStore, 
         writer.submit(record)
     wait(lambda: stored(store, function)[0] == 2)
     writer.close()
-    assert [p.suffix for p in tmp_path.iterdir()] == [".rejected"]
+    assert [p.suffix for p in tmp_path.rglob("*") if p.is_file() and p.name != ".lock"] == [".rejected"]
     assert writer.stats().rows_dropped == 0

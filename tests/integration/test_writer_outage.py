@@ -44,7 +44,7 @@ def test_outage_spills_and_a_restart_replays_exactly_once(tmp_path: Path, fake_u
         assert metric(down, "switchyard_rows_dropped_total") == 0
     finally:
         assert down.stop() == 0  # SIGTERM: the writer flushes its queue into spill files
-    spilled = list((data / "spill").glob("*.jsonl"))
+    spilled = list((data / "spill").rglob("*.jsonl"))
     assert spilled and sum(len(p.read_bytes().splitlines()) for p in spilled) == 30
 
     up = Gateway(config, data, env=env).start()  # embedded chDB: ClickHouse is back
@@ -55,7 +55,7 @@ def test_outage_spills_and_a_restart_replays_exactly_once(tmp_path: Path, fake_u
         attempts = rows(up, f"SELECT count() AS n, uniqExact(inference_id) AS d FROM model_inferences WHERE inference_id IN ({query})")
         assert attempts == [{"n": 30, "d": 30}]
         assert metric(up, "switchyard_rows_replayed_total") == 30
-        assert not list((data / "spill").glob("*.jsonl"))
+        assert not list((data / "spill").rglob("*.jsonl"))
         assert httpx.get(up.url + "/ready").json()["checks"]["clickhouse"]["ok"] is True
     finally:
         up.stop()

@@ -1,8 +1,13 @@
 """Inference records that could not go to ClickHouse yet, kept on local disk until they can.
 
-Layout of ``settings.spill_dir``: one ``<batch id>.jsonl`` per batch, one
-:class:`InferenceRecord` per line (msgspec JSON). A file only gets its ``.jsonl`` name by an
-atomic rename once complete, so replay never sees half a file:
+Each process spills into its own directory, ``<spill_dir>/<uuid7>/``, locked (``flock``) for
+its lifetime, so gateway workers sharing a data directory never replay or seal each other's
+files. A directory whose lock is free belongs to a process that is gone: the next writer to
+look adopts its files (moves them into its own directory) and replays them.
+
+Inside a directory: one ``<batch id>.jsonl`` per batch, one :class:`InferenceRecord` per line
+(msgspec JSON). A file only gets its ``.jsonl`` name by an atomic rename once complete, so
+replay never sees half a file:
 
 - the writer thread spills a whole batch it failed to insert (``write``), keeping the batch
   id it tried to insert with, so a replay of a batch that had in fact reached ClickHouse is
@@ -10,13 +15,14 @@ atomic rename once complete, so replay never sees half a file:
 - the request path appends single records when the in-memory queue is full (``append``) to an
   open ``<id>.jsonl.part`` file, which the writer seals into a batch file every cycle.
 
-Leftover ``.part``/``.tmp`` files from a crash are sealed at startup (``recover``); a line cut
-short by the crash is counted and skipped. A batch that ClickHouse keeps rejecting while it is
-reachable is renamed ``.rejected`` for a human to look at, rather than blocking replay forever.
+``.part``/``.tmp`` files of a crashed process are sealed when adopted; a line cut short by the
+crash is counted and skipped. A batch ClickHouse keeps rejecting while reachable is renamed
+``.rejected`` for a human to look at, rather than blocking replay forever.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
@@ -34,6 +40,23 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(InferenceRecord)
 
 
+_LOCK = ".lock"
+
+
+def _try_lock(directory: Path) -> int | None:
+    """An exclusive ``flock`` on ``directory``'s lock file, or None if another process holds it."""
+    try:
+        fd = os.open(directory / _LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    except FileNotFoundError:  # adopted and removed meanwhile
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 class SpilledBatch(msgspec.Struct, frozen=True):
     path: Path
     batch_id: str
@@ -42,19 +65,56 @@ class SpilledBatch(msgspec.Struct, frozen=True):
 
 
 class SpillDir:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.directory = root / uuid7_str()
+        self._lock_fd: int | None = None
         self._lock = threading.Lock()
         self._open: BinaryIO | None = None
         self._open_path: Path | None = None
 
-    def recover(self) -> int:
-        """Seal files a crashed process left half-written; returns how many were found."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        leftovers = [*self.directory.glob("*.jsonl.part"), *self.directory.glob("*.jsonl.tmp")]
-        for path in leftovers:
-            path.rename(path.with_suffix(""))
-        return len(leftovers)
+    def open(self) -> None:
+        """Create and lock this process's directory (a fresh one if another writer adopted the
+        empty directory between our mkdir and our lock)."""
+        while self._lock_fd is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = _try_lock(self.directory)
+            if self._lock_fd is None:
+                self.directory = self.root / uuid7_str()
+
+    def close(self) -> None:
+        """Seal, release the lock, and remove the directory if nothing is left in it."""
+        self.seal()
+        if self._lock_fd is not None:
+            (self.directory / _LOCK).unlink(missing_ok=True)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        try:
+            self.directory.rmdir()
+        except OSError:
+            pass  # files remain: the next process adopts them
+
+    def adopt(self) -> int:
+        """Move the files of gone processes (unlocked directories) into ours; returns how many."""
+        moved = 0
+        others = [d for d in self.root.iterdir() if d.is_dir() and d != self.directory] if self.root.is_dir() else []
+        for other in others:
+            fd = _try_lock(other)
+            if fd is None:
+                continue  # a live process owns it
+            try:
+                for path in [*other.glob("*.jsonl.part"), *other.glob("*.jsonl.tmp")]:
+                    path.rename(path.with_suffix(""))
+                for path in [*other.glob("*.jsonl"), *other.glob("*.rejected")]:
+                    path.rename(self.directory / path.name)
+                    moved += 1
+                (other / _LOCK).unlink(missing_ok=True)
+                other.rmdir()
+            except OSError:
+                log.exception("could not adopt the spill files in %s", other)
+            finally:
+                os.close(fd)
+        return moved
 
     def write(self, batch_id: str, records: list[InferenceRecord]) -> None:
         """Store a whole batch durably (fsync, then rename into place)."""
@@ -89,8 +149,6 @@ class SpillDir:
 
     def files(self) -> list[Path]:
         """Sealed batch files, oldest first (batch ids are UUIDv7, so names sort by time)."""
-        if not self.directory.is_dir():
-            return []
         return sorted(self.directory.glob("*.jsonl"))
 
     def read(self, path: Path) -> SpilledBatch:

@@ -109,6 +109,7 @@ class Writer:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._spill.open()
         self._thread.start()
 
     def wait_first_connect(self, timeout: float) -> bool:
@@ -125,7 +126,7 @@ class Writer:
             log.error("ClickHouse writer did not finish in %.0f s; spilling what is still queued", timeout)
             while self._queue:
                 self._overflow(self._queue.popleft())
-        self._spill.seal()
+        self._spill.close()
 
     @property
     def connected(self) -> bool:
@@ -160,12 +161,6 @@ class Writer:
     # -- the thread -----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            found = self._spill.recover()
-            if found:
-                log.warning("sealed %d spill file(s) left by an earlier process", found)
-        except OSError:
-            log.exception("could not inspect the spill directory")
         while True:
             stopping = self._stopping.is_set()
             if not stopping:
@@ -246,6 +241,9 @@ class Writer:
         self._count(rows_written=len(batch), attempts_written=payloads.attempt_count)
 
     def _replay(self) -> None:
+        adopted = self._spill.adopt()
+        if adopted:
+            log.warning("replaying %d spill file(s) left by a process that is gone", adopted)
         deadline = time.monotonic() + _REPLAY_BUDGET_S
         for path in self._spill.files():
             if self._store is None or time.monotonic() > deadline:
