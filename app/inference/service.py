@@ -2,7 +2,10 @@
 
 Fallback: routes are tried in order; a connection error, timeout, 5xx, 429 or auth failure
 moves to the next route, a request the provider rejected as malformed (400/413/422) does not.
-Streams fall back only until their first chunk: after that the client has bytes in hand.
+Before moving on, 429/5xx/connection errors are retried on the same route as the model's
+policy allows, and a provider whose circuit breaker is open is skipped. A first token later
+than max_ttft_ms abandons the attempt. Streams fall back only until their first token: after
+that the client has bytes in hand.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ class InferenceService:
                         raise
                     breaker.success()
                     return _Success(route, result, started, wall, attempts)
-                else:
+                else:  # the breaker said no: open, or opened by this very request's retries
                     failures.append(ProviderError(route.provider_name, breaker.describe(), kind="circuit_open"))
         except asyncio.CancelledError:
             self._record(plan, Outcome(status="cancelled", error="client disconnected", route=route), attempts)
@@ -240,13 +243,12 @@ class _OpenStream:
 
 def _request_for(plan: Plan, route: Route) -> ProviderRequest:
     request = plan.provider_request
-    ttft = plan.request.max_ttft_ms / 1000 if plan.request.max_ttft_ms else route.policy.max_ttft
-    return msgspec.structs.replace(
-        request, model=route.model, first_byte_timeout=None if request.stream else ttft
-    )
+    ttft = None if request.stream else _first_token_deadline(plan, route)  # streams: see _open_stream
+    return msgspec.structs.replace(request, model=route.model, first_byte_timeout=ttft)
 
 
 def _first_token_deadline(plan: Plan, route: Route) -> float | None:
+    """Seconds; the request's max_ttft_ms wins over the model's."""
     return plan.request.max_ttft_ms / 1000 if plan.request.max_ttft_ms else route.policy.max_ttft
 
 
