@@ -117,10 +117,10 @@ class DummyProvider:
                 delta = Delta(content=token)
             yield chunk([delta] * n)
         yield chunk([Delta()] * n, answer.finish_reason)
-        if request.include_usage:
-            final = chunk([])
-            final.usage = self._usage(request, answer, n)
-            yield final
+        # Always, like a server asked for stream usage: the pipeline decides what the client sees.
+        final = chunk([])
+        final.usage = self._usage(request, answer, n)
+        yield final
 
     def _answer(self, request: ProviderRequest) -> _Answer:
         mode = self.config.mode

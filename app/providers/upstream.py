@@ -49,6 +49,13 @@ class Upstream:
 
     async def post(self, body: bytes, headers: dict[str, str], first_byte_timeout: float | None) -> tuple[bytes, float]:
         """The whole response body and when its first byte arrived (``perf_counter``)."""
+        try:
+            return await self._post(body, headers, first_byte_timeout)
+        except ProviderError as exc:
+            exc.raw_request = body  # so the failed attempt's record shows what was sent
+            raise
+
+    async def _post(self, body: bytes, headers: dict[str, str], first_byte_timeout: float | None) -> tuple[bytes, float]:
         deadline = asyncio.timeout(first_byte_timeout)
         try:
             async with deadline:

@@ -11,11 +11,12 @@ import httpx
 import openai
 import pytest
 
+from tests.support.analytics import LOGGING_ENV, wait_rows
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.gateway import Gateway, start_gateway
 
-ENV = {"FAKE_UPSTREAM_KEY": "sk-test-secret-123", "ANT_KEY": "sk-ant-test"}
+ENV = {"FAKE_UPSTREAM_KEY": "sk-test-secret-123", "ANT_KEY": "sk-ant-test", **LOGGING_ENV}
 
 
 def gateway_toml(ant: FakeAnthropic, oai: FakeOpenAI) -> str:
@@ -248,6 +249,22 @@ def test_overloaded_is_a_provider_error_and_falls_back(gw: Gateway, fake_anthrop
     assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "echo: fallback"
     assert len(fake_anthropic.requests["overloaded"]) == before + 2  # a 529 is retried once, then the next route
     assert fake_upstream.last("ok")["model"] == "second-choice"
+
+
+def test_every_attempt_lands_in_clickhouse(gw: Gateway) -> None:
+    response = chat(gw, {"model": "overloaded-then-gpt", "messages": user("logged")})
+    inference_id = response.json()["id"]
+    query = f"""SELECT attempt, provider, provider_type, model, status, http_status, error, raw_request
+                FROM model_inferences WHERE inference_id = '{inference_id}' ORDER BY attempt"""
+    attempts = wait_rows(gw, query, lambda r: len(r) == 3)
+    assert [(a["provider"], a["provider_type"], a["status"], a["http_status"]) for a in attempts] == [
+        ("claude-overloaded", "anthropic", "error", 529),
+        ("claude-overloaded", "anthropic", "error", 529),
+        ("oai", "openai", "ok", None),
+    ]
+    assert attempts[0]["error"] == "HTTP 529: Overloaded"
+    assert json.loads(attempts[0]["raw_request"])["messages"] == [{"role": "user", "content": [{"type": "text", "text": "logged"}]}]
+    assert json.loads(attempts[2]["raw_request"])["model"] == "second-choice"
 
 
 def test_rejection_is_a_400_without_fallback(gw: Gateway, fake_upstream: FakeOpenAI) -> None:
