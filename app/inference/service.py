@@ -192,7 +192,8 @@ class InferenceService:
                 yield b"data: " + encoder.encode(_usage_chunk(plan, outcome)) + b"\n\n"
             yield _DONE
         except ProviderError as exc:
-            route.provider.breaker.failure(exc.message)
+            if exc.counts_against_provider:
+                route.provider.breaker.failure(exc.message)
             outcome.status, outcome.error = "error", str(exc)
             error = ProviderFailed(f"Provider stream failed after it began: {exc}")
             yield b"data: " + encoder.encode(error.body()) + b"\n\n"

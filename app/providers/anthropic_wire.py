@@ -96,11 +96,11 @@ def build_body(
     stop = params.get("stop")
     if stop:
         body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if params.get("tools"):
+    if params.get("tools"):  # Anthropic refuses a tool_choice without tools
         body["tools"] = [_tool(t) for t in params["tools"]]
-    tool_choice = _tool_choice(params.get("tool_choice"), params.get("parallel_tool_calls"))
-    if tool_choice is not None:
-        body["tool_choice"] = tool_choice
+        tool_choice = _tool_choice(params.get("tool_choice"), params.get("parallel_tool_calls"))
+        if tool_choice is not None:
+            body["tool_choice"] = tool_choice
     if params.get("user"):
         body["metadata"] = {"user_id": params["user"]}
     output_format = _output_format(params.get("response_format"))

@@ -4,7 +4,6 @@ checks every translated request the way the real one does (400 on any malformed 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Iterator
 
 import httpx

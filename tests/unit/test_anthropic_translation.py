@@ -147,6 +147,7 @@ def test_tools_and_every_tool_choice() -> None:
     assert body_for({"messages": user(), "tools": tools, "tool_choice": named})["tool_choice"] == {"type": "tool", "name": "ping"}
     serial = body_for({"messages": user(), "tools": tools, "parallel_tool_calls": False})
     assert serial["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
+    assert "tool_choice" not in body_for({"messages": user(), "tool_choice": "auto"})  # no tools (use_tools: false)
 
 
 def test_json_schema_response_format_becomes_structured_output() -> None:
