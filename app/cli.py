@@ -69,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--url", help="a running gateway (default http://SWITCHYARD_HOST:SWITCHYARD_PORT)")
     sql.add_argument("--token", help="admin key or token (default SWITCHYARD_ADMIN_TOKEN)")
     sql.set_defaults(run=_sql)
+
+    campaign = commands.add_parser("campaign", help="experiment results")
+    campaign_commands = campaign.add_subparsers(title="campaign commands")
+    results = campaign_commands.add_parser("results", help="a campaign's per-variant results, as a table")
+    results.add_argument("key", help="campaign key or id")
+    results.add_argument("--metric", help="default: the campaign's primary metric")
+    results.add_argument("--function", help="needed when several functions have a campaign of that name")
+    results.add_argument("--format", choices=["table", "json"], default="table")
+    results.add_argument("--url", help="a running gateway (default http://SWITCHYARD_HOST:SWITCHYARD_PORT)")
+    results.add_argument("--token", help="API key (default SWITCHYARD_API_KEY)")
+    results.set_defaults(run=_campaign_results)
     return parser
 
 
@@ -274,6 +285,35 @@ def _sql(args: argparse.Namespace) -> int:
         clickhouse_url=settings.resolved_clickhouse_url,
         limits=SqlLimits(settings.admin_sql_timeout_s, settings.admin_sql_max_rows),
     )
+
+
+def _campaign_results(args: argparse.Namespace) -> int:
+    import httpx
+    import msgspec
+
+    from app.experiments.report import format_results
+    from app.experiments.results import CampaignResults
+
+    settings = Settings.from_env()
+    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    token = args.token or os.environ.get("SWITCHYARD_API_KEY") or settings.admin_token
+    params = {k: v for k, v in (("metric", args.metric), ("function", args.function)) if v}
+    try:
+        response = httpx.get(
+            f"{url}/v1/campaigns/{args.key}/results", params=params, timeout=60,
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+        )
+    except httpx.HTTPError as exc:
+        print(f"switchyard campaign results: cannot reach {url}: {exc}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        print(f"switchyard campaign results: {response.status_code}: {response.json()['error']['message']}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(response.text)
+    else:
+        print(format_results(msgspec.json.decode(response.content, type=CampaignResults)), end="")
+    return 0
 
 
 if __name__ == "__main__":

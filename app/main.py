@@ -13,13 +13,17 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from app import __version__
 from app.api.admin import ConfigAdminController, KeysController
 from app.api.admin_sql import admin_sql
+from app.api.campaigns import campaign_results
 from app.api.chat import ChatController
+from app.api.feedback import submit_feedback
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
 from app.auth.service import AuthService
 from app.config.admin import ConfigAdmin
 from app.config.live import LiveConfig
+from app.experiments.results import CampaignResultsService
+from app.feedback.service import FeedbackService
 from app.inference.service import InferenceService
 from app.providers.http import HttpPool
 from app.readiness import Readiness
@@ -55,6 +59,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.readiness = readiness
             app.state.recorder = recorder
             app.state.inference = InferenceService(config, recorder)
+            app.state.feedback = FeedbackService(config, recorder, recorder)
+            app.state.campaign_results = CampaignResultsService(config, recorder.reader.rows)
             log.info("serving config version %d", config.current.version)
             try:
                 yield
@@ -63,7 +69,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await pool.close()
 
     return Litestar(
-        route_handlers=[ChatController, ConfigAdminController, KeysController, health, ready, metrics, admin_sql],
+        route_handlers=[
+            ChatController, submit_feedback, campaign_results, ConfigAdminController, KeysController,
+            admin_sql, health, ready, metrics,
+        ],
         middleware=[count_requests],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

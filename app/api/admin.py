@@ -201,6 +201,7 @@ class KeysController(Controller):
             request.app.state.live.keys, name=spec.name, role=spec.role, functions=spec.functions,
             rpm_limit=spec.rpm_limit, actor=principal.name,
         ))
+        await _guarded(request, request.app.state.live.refresh())
         return _json({**msgspec.structs.asdict(info), "key": key}, 201)
 
     @delete("/{key_id:str}", summary="Revoke an API key (by id or visible prefix)", status_code=200)

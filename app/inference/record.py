@@ -32,7 +32,7 @@ class AttemptRecord(msgspec.Struct, kw_only=True):
     completion_tokens: int = 0
 
 
-class InferenceRecord(msgspec.Struct, kw_only=True):
+class InferenceRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="inference"):
     id: str
     created_at: float  # unix seconds
     config_version: int

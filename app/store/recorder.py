@@ -21,7 +21,8 @@ from app.readiness import Readiness
 from app.settings import Settings
 from app.store.clickhouse.client import describe
 from app.store.clickhouse.query import Reader, SqlFormat, SqlLimits, run_readonly
-from app.store.clickhouse.recent import Level, RecentIds
+from app.feedback.schema import FeedbackRecord, Level, TargetInfo
+from app.store.clickhouse.recent import RecentIds
 from app.store.clickhouse.spill import SpillDir
 from app.store.clickhouse.store import ClickHouseStore
 from app.store.clickhouse.writer import Writer, WriterStats
@@ -105,16 +106,18 @@ class ClickHouseRecorder:
         except Exception:  # the response is already sent; never let bookkeeping fail it
             log.exception("could not record inference %s", record.id)
 
-    async def target_exists(self, target_id: str, level: Level) -> bool:
-        """Does this inference/completion id (level ``inference``) or episode id exist?
+    def submit_feedback(self, record: FeedbackRecord) -> None:
+        """Queue a feedback row; it shares the writer's batching, spill and replay."""
+        self.writer.submit(record)
 
-        True as soon as it was recorded (still queued, or spilled, counts), via the recent-id
+    async def find(self, target_id: str, level: Level) -> TargetInfo | None:
+        """What an inference/completion id (level ``inference``) or episode id resolves to.
+
+        Found as soon as it was recorded (still queued, or spilled, counts), via the recent-id
         set; older ids are looked up in ClickHouse. Raises when ClickHouse is unreachable and
         the id is not recent, so callers can answer 503 rather than a wrong 404.
         """
-        if self.recent.seen(target_id, level):
-            return True
-        return await self.reader.id_exists(target_id, level)
+        return self.recent.find(target_id, level) or await self.reader.target(target_id, level)
 
     async def sql(self, query: str, fmt: SqlFormat) -> bytes:
         """Run an analyst's read-only query (see :func:`run_readonly`)."""

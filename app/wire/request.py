@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType, field
@@ -21,6 +21,7 @@ UnitInterval = Annotated[float, Meta(ge=0, le=1)]
 Penalty = Annotated[float, Meta(ge=-2, le=2)]
 PositiveInt = Annotated[int, Meta(ge=1)]
 Labels = dict[str, str]
+T = TypeVar("T")
 
 
 class ImageUrl(msgspec.Struct, omit_defaults=True):
@@ -192,14 +193,19 @@ _MISSING = re.compile(r"missing required field `([^`]+)`")
 
 def decode_chat_request(body: bytes) -> ChatRequest:
     """Parse and type-check a request body, or raise a 400 naming the offending parameter."""
+    request = decode_or_400(_decoder, body)
+    check_semantics(request)
+    return request
+
+
+def decode_or_400(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
+    """Decode a request body; a type error becomes a 400 naming the parameter."""
     try:
-        request = _decoder.decode(body)
+        return decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(_describe(str(exc)), param=_param_of(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
-    check_semantics(request)
-    return request
 
 
 def extra_fields(body: bytes) -> dict[str, Any]:

@@ -52,6 +52,7 @@ def admin_key(pair: tuple[Gateway, Gateway]) -> str:
     assert created.status_code == 201, created.text
     key = created.json()["key"]
     # Both gateways switch auth on within the reload window.
+    assert httpx.get(first.url + "/admin/config").status_code == 401  # at once where it was made
     assert wait_for(lambda: httpx.get(second.url + "/admin/config").status_code == 401)
     return key
 

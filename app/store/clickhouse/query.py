@@ -17,6 +17,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from app.errors import GatewayTimeout, InvalidRequest, PermissionDenied, Unavailable
+from app.feedback.schema import Level, TargetInfo
 from app.store.clickhouse.client import connect, error_name
 
 SqlFormat = Literal["json", "csv", "tsv"]
@@ -125,15 +126,27 @@ class Reader:
     async def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return await asyncio.to_thread(self.rows_sync, sql, parameters)
 
-    async def id_exists(self, target_id: str, level: Literal["inference", "episode"]) -> bool:
-        """Is ``target_id`` an inference or completion id (level ``inference``) or an episode id
-        (level ``episode``) in ClickHouse? A point read on ``inference_by_id``."""
+    async def target(self, target_id: str, level: Level) -> TargetInfo | None:
+        """The inference an inference/completion id (level ``inference``) belongs to, or the
+        first inference of an episode (level ``episode``): a point read through
+        ``inference_by_id`` and the sort key of ``inferences``."""
         kinds = ["inference", "completion"] if level == "inference" else ["episode"]
         rows = await self.rows(
-            "SELECT 1 FROM inference_by_id WHERE id = toUUIDOrZero({id:String}) AND kind IN {kinds:Array(String)} LIMIT 1",
+            """
+            SELECT toString(id), toString(episode_id), function, variant, campaign
+            FROM inferences
+            WHERE (function, variant, created_at, id) IN (
+                SELECT function, variant, created_at, inference_id FROM inference_by_id
+                WHERE id = toUUIDOrZero({id:String}) AND kind IN {kinds:Array(String)}
+            )
+            ORDER BY created_at LIMIT 1
+            """,
             {"id": target_id, "kinds": kinds},
         )
-        return bool(rows)
+        if not rows:
+            return None
+        inference_id, episode_id, function, variant, campaign = rows[0]
+        return TargetInfo(inference_id if level == "inference" else None, episode_id, function, variant, campaign)
 
     def close(self) -> None:
         with self._lock:

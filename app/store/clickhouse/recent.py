@@ -1,21 +1,21 @@
-"""Ids this process recorded lately, so "does inference X exist?" is true before ClickHouse has it.
+"""What this process recorded lately, so feedback finds an inference before ClickHouse has it.
 
 Feedback often arrives right after the response, while its inference is still in the write
-queue (or spilled because ClickHouse is down). The recorder adds every inference id, completion
-id and episode id here; feedback checks here first and only then asks ClickHouse
-(``inference_by_id``). Entries live ``ttl_s`` seconds, at most ``limit`` of them (oldest go
-first), which bounds memory to a few MB. Only the event loop touches it, so there is no lock.
+queue (or spilled because ClickHouse is down). The recorder adds every inference id,
+completion id and episode id here with the routing facts feedback copies onto its row;
+feedback looks here first and only then asks ClickHouse (``inference_by_id``). Entries live
+``ttl_s`` seconds, at most ``limit`` of them (oldest go first), which bounds memory to a few
+MB. Only the event loop touches it, so there is no lock.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Literal
 
+from app.feedback.schema import Level, TargetInfo
 from app.inference.record import InferenceRecord
 
-Level = Literal["inference", "episode"]
 _EPISODE = "e:"
 
 
@@ -23,24 +23,26 @@ class RecentIds:
     def __init__(self, ttl_s: float = 600.0, limit: int = 50_000) -> None:
         self.ttl_s = ttl_s
         self.limit = limit
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._seen: OrderedDict[str, tuple[float, TargetInfo]] = OrderedDict()
 
     def add(self, record: InferenceRecord) -> None:
         now = time.monotonic()
         seen = self._seen
-        seen[record.id] = now
-        for completion_id in record.completion_ids:
-            if completion_id != record.id:
-                seen[completion_id] = now
+        info = TargetInfo(record.id, record.episode_id, record.function, record.variant, record.campaign)
+        for completion_id in record.completion_ids or (record.id,):
+            seen[completion_id] = (now, info)
+        seen[record.id] = (now, info)
         episode = _EPISODE + record.episode_id
-        seen[episode] = now
+        first = seen.get(episode)  # an episode is attributed to its first inference's routing
+        seen[episode] = (now, first[1] if first else _episode_view(info))
         seen.move_to_end(episode)
         self._prune(now)
 
-    def seen(self, target_id: str, level: Level) -> bool:
-        key = _EPISODE + target_id if level == "episode" else target_id
-        added = self._seen.get(key)
-        return added is not None and time.monotonic() - added <= self.ttl_s
+    def find(self, target_id: str, level: Level) -> TargetInfo | None:
+        entry = self._seen.get(_EPISODE + target_id if level == "episode" else target_id)
+        if entry is None or time.monotonic() - entry[0] > self.ttl_s:
+            return None
+        return entry[1]
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -49,7 +51,12 @@ class RecentIds:
         seen = self._seen
         horizon = now - self.ttl_s
         while seen:
-            key, added = next(iter(seen.items()))
+            key, (added, _) = next(iter(seen.items()))
             if added >= horizon and len(seen) <= self.limit:
                 return
             del seen[key]
+
+
+def _episode_view(info: TargetInfo) -> TargetInfo:
+    """The episode's view of an inference: no single inference is the target."""
+    return TargetInfo(None, info.episode_id, info.function, info.variant, info.campaign)

@@ -15,6 +15,7 @@ from typing import Iterable
 
 import msgspec
 
+from app.feedback.schema import FeedbackRecord
 from app.inference.record import AttemptRecord, InferenceRecord
 
 class InferenceRow(msgspec.Struct):
@@ -76,6 +77,9 @@ class AttemptRow(msgspec.Struct):
 
 INFERENCE_COLUMNS = list(InferenceRow.__struct_fields__)
 ATTEMPT_COLUMNS = list(AttemptRow.__struct_fields__)
+# Feedback records are already shaped like their table; only the spill tag ``kind`` is extra,
+# and the insert names its columns, so ClickHouse skips it.
+FEEDBACK_COLUMNS = list(FeedbackRecord.__struct_fields__)
 _encoder = msgspec.json.Encoder()
 _UINT32 = 2**32 - 1
 _YIELD_EVERY = 64
@@ -164,3 +168,7 @@ def encode_batch(records: Iterable[InferenceRecord]) -> Payloads:
         if i % _YIELD_EVERY == 0:
             time.sleep(0)
     return Payloads(_encoder.encode_lines(inferences), _encoder.encode_lines(attempts), len(attempts))
+
+
+def encode_feedback(records: Iterable[FeedbackRecord]) -> bytes:
+    return _encoder.encode_lines(list(records))

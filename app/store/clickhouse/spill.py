@@ -5,7 +5,7 @@ its lifetime, so gateway workers sharing a data directory never replay or seal e
 files. A directory whose lock is free belongs to a process that is gone: the next writer to
 look adopts its files (moves them into its own directory) and replays them.
 
-Inside a directory: one ``<batch id>.jsonl`` per batch, one :class:`InferenceRecord` per line
+Inside a directory: one ``<batch id>.jsonl`` per batch, one record (inference or feedback, tagged by ``kind``) per line
 (msgspec JSON). A file only gets its ``.jsonl`` name by an atomic rename once complete, so
 replay never sees half a file:
 
@@ -32,12 +32,13 @@ from typing import BinaryIO
 import msgspec
 
 from app.ids import uuid7_str
+from app.feedback.schema import FeedbackRecord
 from app.inference.record import InferenceRecord
 
 log = logging.getLogger("switchyard.clickhouse")
 
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(InferenceRecord)
+_decoder = msgspec.json.Decoder(InferenceRecord | FeedbackRecord)
 
 
 _LOCK = ".lock"
@@ -60,7 +61,7 @@ def _try_lock(directory: Path) -> int | None:
 class SpilledBatch(msgspec.Struct, frozen=True):
     path: Path
     batch_id: str
-    records: list[InferenceRecord]
+    records: list[InferenceRecord | FeedbackRecord]
     damaged_lines: int
 
 
@@ -116,7 +117,7 @@ class SpillDir:
                 os.close(fd)
         return moved
 
-    def write(self, batch_id: str, records: list[InferenceRecord]) -> None:
+    def write(self, batch_id: str, records: list[InferenceRecord | FeedbackRecord]) -> None:
         """Store a whole batch durably (fsync, then rename into place)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.directory / f"{batch_id}.jsonl"
@@ -127,7 +128,7 @@ class SpillDir:
             os.fsync(file.fileno())
         temporary.rename(final)
 
-    def append(self, record: InferenceRecord) -> None:
+    def append(self, record: InferenceRecord | FeedbackRecord) -> None:
         """Add one record to the open overflow file (thread-safe; one unbuffered write, no fsync)."""
         line = _encoder.encode(record) + b"\n"
         with self._lock:

@@ -16,7 +16,11 @@ from app.store.clickhouse.migrate import apply_migrations
 # Insert deduplication is what makes a retried or replayed batch land once: every insert of a
 # batch carries the batch id as its token, and each table keeps the last 1,000 block hashes
 # (``non_replicated_deduplication_window`` in the migrations). Materialized views follow.
-INSERT_SETTINGS = {"insert_deduplicate": 1, "deduplicate_blocks_in_dependent_materialized_views": 1}
+INSERT_SETTINGS = {
+    "insert_deduplicate": 1,
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+    "input_format_skip_unknown_fields": 1,  # the spill tag "kind" in feedback rows
+}
 
 
 class Store(Protocol):

@@ -26,12 +26,15 @@ from typing import Callable
 import msgspec
 
 from app.ids import uuid7_str
+from app.feedback.schema import FeedbackRecord
 from app.inference.record import InferenceRecord
-from app.store.clickhouse.rows import ATTEMPT_COLUMNS, INFERENCE_COLUMNS, encode_batch
+from app.store.clickhouse.rows import ATTEMPT_COLUMNS, FEEDBACK_COLUMNS, INFERENCE_COLUMNS, encode_batch, encode_feedback
 from app.store.clickhouse.spill import SpillDir
 from app.store.clickhouse.store import Store
 
 log = logging.getLogger("switchyard.clickhouse")
+
+Record = InferenceRecord | FeedbackRecord
 
 # A spilled batch that fails this many replays while ClickHouse answers pings is set aside.
 _REPLAY_ATTEMPTS = 3
@@ -42,6 +45,7 @@ _REPLAY_BUDGET_S = 1.0
 class WriterStats(msgspec.Struct, kw_only=True):
     rows_written: int = 0  # inference rows inserted, replayed ones included
     attempts_written: int = 0  # model_inferences rows inserted
+    feedback_written: int = 0  # feedback rows inserted
     rows_spilled: int = 0  # inference rows written to spill files (failed batches + full queue)
     rows_replayed: int = 0  # spilled rows later inserted
     rows_dropped: int = 0  # rows lost because even the spill file could not be written
@@ -74,7 +78,7 @@ class Writer:
         self._retries = max(retries, 0)
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
-        self._queue: collections.deque[InferenceRecord] = collections.deque()
+        self._queue: collections.deque[Record] = collections.deque()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._first_connect = threading.Event()
@@ -88,7 +92,7 @@ class Writer:
 
     # -- request path ---------------------------------------------------------------------------
 
-    def submit(self, record: InferenceRecord) -> None:
+    def submit(self, record: Record) -> None:
         """Queue a record for insertion. Never blocks on ClickHouse, never raises."""
         if len(self._queue) >= self._queue_rows or self._stopping.is_set():
             self._overflow(record)
@@ -97,7 +101,7 @@ class Writer:
         if len(self._queue) >= self._batch_rows:
             self._wake.set()
 
-    def _overflow(self, record: InferenceRecord) -> None:
+    def _overflow(self, record: Record) -> None:
         try:
             self._spill.append(record)
         except Exception:
@@ -210,7 +214,7 @@ class Writer:
             batch = [self._queue.popleft() for _ in range(min(self._batch_rows, len(self._queue)))]
             self._write(uuid7_str(), batch)
 
-    def _write(self, batch_id: str, batch: list[InferenceRecord]) -> None:
+    def _write(self, batch_id: str, batch: list[Record]) -> None:
         for attempt in range(self._retries + 1):
             if self._store is None:
                 break
@@ -232,13 +236,18 @@ class Writer:
         else:
             self._count(rows_spilled=len(batch))
 
-    def _insert(self, batch_id: str, batch: list[InferenceRecord]) -> None:
+    def _insert(self, batch_id: str, batch: list[Record]) -> None:
         assert self._store is not None
-        payloads = encode_batch(batch)
-        self._store.insert("inferences", INFERENCE_COLUMNS, payloads.inferences, batch_id)
+        inferences = [r for r in batch if isinstance(r, InferenceRecord)]
+        feedback = [r for r in batch if isinstance(r, FeedbackRecord)]
+        payloads = encode_batch(inferences)
+        if inferences:
+            self._store.insert("inferences", INFERENCE_COLUMNS, payloads.inferences, batch_id)
         if payloads.attempt_count:
             self._store.insert("model_inferences", ATTEMPT_COLUMNS, payloads.attempts, batch_id)
-        self._count(rows_written=len(batch), attempts_written=payloads.attempt_count)
+        if feedback:
+            self._store.insert("feedback", FEEDBACK_COLUMNS, encode_feedback(feedback), batch_id)
+        self._count(rows_written=len(inferences), attempts_written=payloads.attempt_count, feedback_written=len(feedback))
 
     def _replay(self) -> None:
         adopted = self._spill.adopt()

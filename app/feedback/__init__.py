@@ -1,0 +1,1 @@
+"""Feedback on inferences and episodes (SPEC §2.2): validation against metrics, recording."""
