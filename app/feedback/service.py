@@ -55,12 +55,7 @@ class FeedbackService:
             )
         numeric, text = _value(metric, request)
         if metric.type == "preference":
-            preference = msgspec.convert(request.value, Preference)
-            for name, ref in (("value.preferred", preference.preferred), ("value.other", preference.other)):
-                if await self._targets.find(str(ref), "inference") is None:
-                    raise NotFound(f"No inference or completion {ref}", param=name, code="target_not_found")
-            if preference.preferred == preference.other:
-                raise InvalidRequest("preferred and other must be different completions", param="value")
+            await self._check_preference(_as_preference(request.value, request.metric_name))
         info = await self._targets.find(target_id, level)
         if info is None:
             raise NotFound(f"No {level} with id {target_id}", param=param, code="target_not_found")
@@ -86,6 +81,23 @@ class FeedbackService:
             ))
         return feedback_id
 
+    async def _check_preference(self, preference: Preference) -> None:
+        if preference.preferred == preference.other:
+            raise InvalidRequest("preferred and other must be different completions", param="value")
+        for name, ref in (("value.preferred", preference.preferred), ("value.other", preference.other)):
+            if await self._targets.find(str(ref), "inference") is None:
+                raise NotFound(f"No inference or completion {ref}", param=name, code="target_not_found")
+
+
+def _as_preference(value: Any, metric: str) -> Preference:
+    try:
+        return msgspec.convert(value, Preference)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(
+            f"Metric '{metric}' is a preference: value must be {{'preferred': completion_id, 'other': completion_id}} ({exc})",
+            param="value",
+        ) from None
+
 
 def _target(request: FeedbackRequest) -> tuple[str, Level, str]:
     given = [
@@ -108,11 +120,7 @@ def _target(request: FeedbackRequest) -> tuple[str, Level, str]:
 
 def _preferred(request: FeedbackRequest) -> tuple[str, Level, str]:
     """A preference without an explicit target is about the preferred completion."""
-    try:
-        preference = msgspec.convert(request.value, Preference)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"A preference value is {{'preferred': id, 'other': id}}: {exc}", param="value") from None
-    return str(preference.preferred), "inference", "value.preferred"
+    return str(_as_preference(request.value, request.metric_name).preferred), "inference", "value.preferred"
 
 
 def _value(metric: MetricConfig, request: FeedbackRequest) -> tuple[float | None, str]:
@@ -135,14 +143,7 @@ def _value(metric: MetricConfig, request: FeedbackRequest) -> tuple[float | None
         return None, value
     if kind == "demonstration":
         return None, _demonstration(request.metric_name, value)
-    try:
-        preference = msgspec.convert(value, Preference)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(
-            f"Metric '{request.metric_name}' is a preference: value must be {{'preferred': completion_id, 'other': completion_id}} ({exc})",
-            param="value",
-        ) from None
-    return None, msgspec.json.encode(preference).decode()
+    return None, msgspec.json.encode(_as_preference(value, request.metric_name)).decode()
 
 
 def _demonstration(metric: str, value: Any) -> str:
