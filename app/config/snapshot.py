@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import jsonschema
+import jsonschema_rs
 import msgspec
 
 from app.config.loader import Sources
@@ -124,7 +124,7 @@ class CompiledFunction:
     config: FunctionConfig
     variants: dict[str, CompiledVariant]
     table: WeightTable | None
-    schema: jsonschema.protocols.Validator | None
+    schema: Any  # a compiled jsonschema_rs validator, or None
     campaigns: dict[str, CompiledCampaign]
     active_campaign: CompiledCampaign | None
     tools: dict[str, Tool] = field(default_factory=dict)  # every server-side tool, by name (= toggle id)
@@ -409,12 +409,10 @@ class _Builder:
         if schema is None:
             return None
         try:
-            cls = jsonschema.validators.validator_for(schema)
-            cls.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            self.problem(key, f"invalid JSON Schema: {exc.message}")
+            return jsonschema_rs.validator_for(schema)
+        except jsonschema_rs.ValidationError as exc:
+            self.problem(key, f"invalid JSON Schema: {str(exc).splitlines()[0]}")
             return None
-        return cls(schema)
 
 
 def _declared_args(schema: dict[str, Any] | None) -> set[str] | None:

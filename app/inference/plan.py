@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema_rs
 import msgspec
 
 from app.config.snapshot import CompiledFunction, CompiledVariant, Route, Snapshot
@@ -164,16 +165,15 @@ def _tools(
 
 
 def _check_args(schema: Any, args: dict[str, Any]) -> None:
-    if schema is None:
+    if schema is None or schema.is_valid(args):
         return
-    error = next(iter(schema.iter_errors(args)), None)
-    if error is not None:
-        path = [str(p) for p in error.absolute_path]
-        if error.validator == "required":
-            path += [name for name in error.validator_value if name not in error.instance][:1]
-        where = ".".join(path)
-        param = f"system_prompt_args.{where}" if where else "system_prompt_args"
-        raise InvalidRequest(f"system_prompt_args does not match the function's schema: {error.message}", param=param)
+    error = next(iter(schema.iter_errors(args)))
+    path = [str(p) for p in error.instance_path]
+    missing = getattr(error.kind, "property", None)
+    if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required) and missing:
+        path.append(str(missing))
+    param = ".".join(["system_prompt_args", *path])
+    raise InvalidRequest(f"system_prompt_args does not match the function's schema: {error.message}", param=param)
 
 
 def _upstream_message(message: Message) -> Message:

@@ -12,7 +12,7 @@ def test_render_with_args() -> None:
 
 
 def test_missing_argument_names_it() -> None:
-    with pytest.raises(TemplateProblem, match="'name' is undefined"):
+    with pytest.raises(TemplateProblem, match="`name` is undefined"):
         compile_template("Hello {{ name }}").render({})
 
 
