@@ -1,0 +1,55 @@
+"""``switchyard serve`` with experimental patches: measures what a proposed change would gain
+before anyone edits app/. Used as ``BENCH_WHATIF=patch,patch bench/run --only switchyard``;
+the report labels such rows "what-if". Nothing here is Switchyard's shipped behaviour.
+
+Patches (comma-separated in BENCH_WHATIF):
+  drain-once   the ClickHouse writer inserts one batch per wake-up (plus any *full* batch)
+               instead of looping until the queue is empty, which under steady load turns
+               the 0.5 s batching interval into back-to-back inserts of a few rows each.
+  writer-nice  the writer thread (and the chDB threads it starts) run at nice 10, so the event
+               loop wins the core whenever both want it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+PATCHES = {p.strip() for p in os.environ.get("BENCH_WHATIF", "").split(",") if p.strip()}
+KNOWN = {"drain-once", "writer-nice"}
+
+
+def apply() -> None:
+    unknown = PATCHES - KNOWN
+    if unknown:
+        raise SystemExit(f"unknown what-if patch(es): {', '.join(sorted(unknown))}")
+    from app.store.clickhouse import writer as writer_module
+
+    if "drain-once" in PATCHES:
+        from app.ids import uuid7_str
+
+        def _drain(self) -> None:  # type: ignore[no-untyped-def]
+            first = True
+            while self._queue and (first or len(self._queue) >= self._batch_rows or self._stopping.is_set()):
+                first = False
+                batch = [self._queue.popleft() for _ in range(min(self._batch_rows, len(self._queue)))]
+                self._write(uuid7_str(), batch)
+
+        writer_module.Writer._drain = _drain  # type: ignore[method-assign]
+
+    if "writer-nice" in PATCHES:
+        original_run = writer_module.Writer._run
+
+        def _run(self) -> None:  # type: ignore[no-untyped-def]
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            original_run(self)
+
+        writer_module.Writer._run = _run  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    apply()
+    from app.cli import main
+
+    sys.exit(main(["serve"]))
