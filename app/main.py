@@ -14,7 +14,7 @@ from app import __version__
 from app.api.admin import ConfigAdminController, KeysController
 from app.api.admin_sql import admin_sql
 from app.api.campaigns import campaign_results
-from app.api.chat import ChatController
+from app.api.chat import chat_completions, document_chat_endpoint, tir_chat_completions
 from app.api.feedback import submit_feedback
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import health, ready
@@ -68,9 +68,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await live.stop()
                 await pool.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
-            ChatController, submit_feedback, campaign_results, ConfigAdminController, KeysController,
+            chat_completions, tir_chat_completions, submit_feedback, campaign_results, ConfigAdminController, KeysController,
             admin_sql, health, ready, metrics,
         ],
         middleware=[count_requests],
@@ -85,3 +85,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    document_chat_endpoint(app)
+    return app
