@@ -567,22 +567,27 @@ class Bench:
         worker = max(workers, key=lambda p: len(list(Path(f"/proc/{p}/task").iterdir()))) if workers else target.service.pid
         out = self.work / "profiles"
         out.mkdir(exist_ok=True)
+        name = f"{target.name}-{name}"
         raw = out / f"{name}.txt"
         recorder = subprocess.Popen(
             pinned([str(py_spy), "record", "-p", str(worker), "-d", str(seconds), "-r", "250", "-f", "raw",
-                    "-o", str(raw), "--nonblocking", *extra], LOAD_CPU, 0),
+                    "-o", str(raw), "--nonblocking", "--threads", *extra], LOAD_CPU, 0),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
+        per_thread = subprocess.Popen([sys.executable, str(LIB / "threads.py"), str(worker), str(seconds - 1)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(0.5)
         self.wrk(target, f"prof-{name}", conns, seconds + 1, kind)
         recorder.wait(60)
+        (out / f"{name}.threads.txt").write_text(per_thread.communicate(timeout=30)[0])
         svg = out / f"{name}.svg"
         subprocess.run([str(py_spy), "--version"], capture_output=True)
-        summary = subprocess.run([sys.executable, str(LIB / "profile_summary.py"), str(raw), "--top", "30",
-                                  "--match", "msgspec", "--match", "aiohttp", "--match", "litestar",
-                                  "--match", "jinja2", "--match", "app/", "--match", "chdb", "--match", "writer.py"],
-                                 capture_output=True, text=True)
-        (out / f"{name}.summary.txt").write_text(summary.stdout + summary.stderr)
+        text = ""
+        for thread in (None, "MainThread"):
+            done = subprocess.run([sys.executable, str(LIB / "profile_summary.py"), str(raw), "--top", "40",
+                                   *(["--thread", thread] if thread else [])], capture_output=True, text=True)
+            text += f"===== {'all threads' if thread is None else 'event loop thread only'}\n" + done.stdout + done.stderr + "\n"
+        (out / f"{name}.summary.txt").write_text(text)
         log(f"  profile {name}: {raw} (summary in {out / (name + '.summary.txt')})")
         del svg
 
@@ -639,7 +644,7 @@ class Bench:
                 rss["after_soak_kb"] = tree_rss_kb(pid)
                 log(f"  RSS (gateway process tree): {rss['before_soak_kb'] / 1024:.0f} MB before, "
                     f"{rss['after_soak_kb'] / 1024:.0f} MB after {p.soak} requests")
-            if name == "switchyard" and self.args.profile:
+            if name in ("switchyard", "switchyard-nolog") and self.args.profile:
                 self.py_spy(target, "c64-json", 15, "json", 64, [])
                 self.py_spy(target, "s32-sse", 15, "sse", 32, [])
                 self.py_spy(target, "c64-json-gil", 10, "json", 64, ["--gil"])

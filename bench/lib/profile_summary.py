@@ -29,16 +29,47 @@ def short(frame: str) -> str:
     return f"{m.group('func')} ({path})"
 
 
+def package(frames: list[str]) -> str:
+    """Where a sample's time goes, from its leaf frame."""
+    leaf = frames[-1]
+    m = FRAME.match(leaf)
+    path = m.group("file") if m else leaf
+    func = m.group("func") if m else leaf
+    if "litestar/connection/request.py" in path and func == "Request.stream":
+        return "granian (ASGI receive, native)"
+    if "capture_response_started" in func or "send_and_note" in func:
+        return "granian (ASGI send, native)"
+    if func == "MPServer._spawn_asgi_lifespan_worker":
+        return "granian + uvloop (native event loop, outside any Python frame)"
+    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    top = path.split("/", 1)[0]
+    names = {"granian": "granian", "litestar": "litestar", "aiohttp": "aiohttp", "multidict": "aiohttp",
+             "yarl": "aiohttp", "chdb": "chDB", "clickhouse_connect": "clickhouse-connect", "jinja2": "jinja2",
+             "minijinja": "minijinja", "msgspec": "msgspec", "uvloop": "uvloop", "asyncio": "asyncio",
+             "aiosqlite": "aiosqlite", "logging": "logging"}
+    if top in names:
+        return names[top]
+    if top == "app":
+        return path
+    if not leaf:
+        return "(no Python frame: native thread)"
+    return "python stdlib/other"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("profile")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--match", action="append", default=[])
+    parser.add_argument("--thread", default=None, help="only samples of threads whose label contains this")
     args = parser.parse_args()
 
     self_counts: Counter[str] = Counter()
     incl_counts: Counter[str] = Counter()
     threads: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     matches: Counter[str] = Counter()
     total = 0
     for line in open(args.profile, encoding="utf-8", errors="replace"):
@@ -53,12 +84,15 @@ def main() -> None:
         frames = stack.split(";")
         if frames and frames[0].startswith(("thread (", "process ")):
             threads[frames[0]] += count
+            if args.thread and args.thread not in frames[0]:
+                continue
             frames = [f for f in frames if not f.startswith(("thread (", "process "))]
         total += count
         if not frames:
             continue
         names = [short(f) for f in frames]
         self_counts[names[-1]] += count
+        packages[package(frames)] += count
         for name in set(names):
             incl_counts[name] += count
         for needle in args.match:
@@ -72,6 +106,9 @@ def main() -> None:
         print("\nby thread:")
         for name, n in threads.most_common():
             print(f"  {100 * n / total:5.1f}%  {name}")
+    print("\nself samples by package (leaf frame; granian's native receive/send is charged to the frame awaiting it):")
+    for name, n in packages.most_common():
+        print(f"  {100 * n / total:5.1f}%  {name}")
     print(f"\ntop {args.top} self (leaf) frames:")
     for name, n in self_counts.most_common(args.top):
         print(f"  {100 * n / total:5.1f}%  {name}")
