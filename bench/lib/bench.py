@@ -122,6 +122,15 @@ def tree_rss_kb(root: int) -> int:
     return sum(proc_rss_kb(p) for p in descendants(root))
 
 
+def system_steal_s() -> float:
+    """CPU-seconds the hypervisor gave to other guests (a VM's noisy neighbours)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu "):
+            values = [int(v) for v in line.split()[1:]]
+            return (values[7] if len(values) > 7 else 0) / TICK
+    return 0.0
+
+
 def system_busy_s() -> float:
     """CPU-seconds spent busy by the whole machine (all CPUs) since boot."""
     for line in Path("/proc/stat").read_text().splitlines():
@@ -149,6 +158,7 @@ class CpuWindow:
     def start(self) -> None:
         self.t0 = time.monotonic()
         self.busy0 = system_busy_s()
+        self.steal0 = system_steal_s()
         self.gw0 = tree_cpu_s(self.gateway_pid)
         self.mock0 = sum(proc_cpu_s(p) for p in self.mock_pids)
         self.kids0 = children_cpu_s()
@@ -168,6 +178,7 @@ class CpuWindow:
             "mock_cpu_pct": round(100 * mock / wall, 1) if wall else 0.0,
             "client_cpu_pct": round(100 * kids / wall, 1) if wall else 0.0,
             "foreign_cpu_pct": round(100 * foreign / wall, 1) if wall else 0.0,
+            "steal_cpu_pct": round(100 * (system_steal_s() - self.steal0) / wall, 1) if wall else 0.0,
         }
 
 
@@ -194,6 +205,36 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def choose_port(preferred: int) -> int:
+    """The preferred port, or any free one when something else listens there."""
+    if port_free(preferred):
+        return preferred
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port = sock.getsockname()[1]
+    log(f"port {preferred} is taken; using {port} instead")
+    return port
+
+
+def choose_ports() -> None:
+    global MOCK_PORT, SWITCHYARD_PORT, LITELLM_PORT, MINIMAL_PORT
+    MOCK_PORT = choose_port(MOCK_PORT)
+    SWITCHYARD_PORT = choose_port(SWITCHYARD_PORT)
+    LITELLM_PORT = choose_port(LITELLM_PORT)
+    MINIMAL_PORT = choose_port(MINIMAL_PORT)
+
+
+def render_configs(work: Path) -> Path:
+    """bench/configs with the mock's address as chosen for this run (they say 127.0.0.1:18081)."""
+    out = work / "configs"
+    for source in (BENCH / "configs").rglob("*"):
+        if source.is_file():
+            target = out / source.relative_to(BENCH / "configs")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(source.read_text().replace("127.0.0.1:18081", f"{HOST}:{MOCK_PORT}"))
+    return out
 
 
 def nginx_requests() -> int:
@@ -294,6 +335,7 @@ class Bench:
     def start_mock(self) -> None:
         if not port_free(MOCK_PORT):
             raise SystemExit(f"port {MOCK_PORT} (mock) is taken: stop whatever listens there")
+        self.configs = render_configs(self.work)
         mock_dir = self.work / "mock"
         mock_dir.mkdir()
         subprocess.run([sys.executable, str(LIB / "mock_conf.py"), str(mock_dir), str(MOCK_PORT)], check=True)
@@ -362,7 +404,7 @@ class Bench:
             env.update({
                 "SWITCHYARD_HOST": HOST,
                 "SWITCHYARD_PORT": str(SWITCHYARD_PORT),
-                "SWITCHYARD_CONFIG_DIR": str(BENCH / "configs" / "switchyard"),
+                "SWITCHYARD_CONFIG_DIR": str(self.configs / "switchyard"),
                 "SWITCHYARD_DATA_DIR": str(tdir / "data"),
                 "SWITCHYARD_LOG_LEVEL": "warning",
                 "SWITCHYARD_ADMIN_TOKEN": ADMIN_TOKEN,
@@ -392,14 +434,14 @@ class Bench:
             })
             for key in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL"):
                 env.pop(key, None)
-            argv = [str(VENVS / "litellm" / "bin" / "litellm"), "--config", str(BENCH / "configs" / "litellm" / "config.yaml"),
+            argv = [str(VENVS / "litellm" / "bin" / "litellm"), "--config", str(self.configs / "litellm" / "config.yaml"),
                     "--host", HOST, "--port", str(LITELLM_PORT), "--num_workers", "1"]
             ready = f"{target.base_url}/health/liveliness"
         elif target.name == "tensorzero":
             url_file = tdir / "base_url"
             env["RUST_LOG"] = "warn"
             argv = [str(VENVS / "tensorzero" / "bin" / "python"), str(LIB / "tz_serve.py"),
-                    str(BENCH / "configs" / "tensorzero" / "tensorzero.toml"), str(url_file)]
+                    str(self.configs / "tensorzero" / "tensorzero.toml"), str(url_file)]
             ready = ""
         else:
             return
@@ -484,7 +526,7 @@ class Bench:
         self.results.append(result)
         flag = "" if errors == 0 else f"  ERRORS {errors}: {result['first_bad'][:200]}"
         log(f"  {phase:>6}: {result['rps']:>9.1f} req/s  p50 {result['p50_ms']:.3f} ms  p99 {result['p99_ms']:.3f} ms  "
-            f"gateway CPU {cpu['gateway_cpu_pct']:.0f}%  foreign CPU {cpu['foreign_cpu_pct']:.0f}%{flag}")
+            f"gateway CPU {cpu['gateway_cpu_pct']:.0f}%  foreign CPU {cpu['foreign_cpu_pct']:.0f}%  steal {cpu['steal_cpu_pct']:.0f}%{flag}")
         return result
 
     def ttfb(self, target: Target) -> dict[str, Any]:
@@ -690,7 +732,7 @@ class Bench:
         (path.with_suffix(".jsonl")).write_text("".join(json.dumps(r) + "\n" for r in self.results))
         path.with_suffix(".json").write_text(json.dumps({
             "started": started.isoformat(), "args": vars(self.args), "profile": vars(self.profile),
-            "nice": self.nice, "summary": self.summary, "results": self.results,
+            "nice": self.nice, "versions": versions(), "summary": self.summary, "results": self.results,
         }, indent=1))
         print()
         print(report)
@@ -794,8 +836,8 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
         foreign = max(c1["foreign_cpu_pct"], c64["foreign_cpu_pct"], s32["foreign_cpu_pct"], tt["foreign_cpu_pct"])
         if direct and name != "direct":
             added = f"{c1['p50_ms'] - direct['c1']['p50_ms']:+.2f} / {c1['p99_ms'] - direct['c1']['p99_ms']:+.2f}"
-            r64 = f" ({c64['rps'] / direct['c64']['rps']:.2f}×)"
-            r32 = f" ({s32['rps'] / direct['s32']['rps']:.2f}×)"
+            r64 = f" ({c64['rps'] / direct['c64']['rps']:.3f}×)"
+            r32 = f" ({s32['rps'] / direct['s32']['rps']:.3f}×)"
             attf = f" ({tt['ttfb_p50_ms'] - direct['ttfb']['ttfb_p50_ms']:+.2f})"
         else:
             added, r64, r32, attf = "—", "", "", ""
@@ -812,6 +854,14 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
               "(100% = one core); foreign CPU = CPU used by processes outside the benchmark during a phase "
               "(% of one core; anything above a few % means the figures are disturbed)."]
     sy = s.get("switchyard")
+    others = [n for n in bench.args.only if n not in ("direct", "switchyard") and "error" not in s.get(n, {"error": 1})]
+    if sy and "error" not in sy and others:
+        lines += ["", "## Ratios (Switchyard with logging on ÷ the other target)", "",
+                  "| vs | p50 latency c=1 | req/s c=64 | stream req/s c=32 | TTFB p50 |", "| --- | --- | --- | --- | --- |"]
+        for name in others:
+            o = s[name]
+            lines.append(f"| {o['label']} | {sy['c1']['p50_ms'] / o['c1']['p50_ms']:.2f}× | {sy['c64']['rps'] / o['c64']['rps']:.2f}× "
+                         f"| {sy['s32']['rps'] / o['s32']['rps']:.2f}× | {sy['ttfb']['ttfb_p50_ms'] / o['ttfb']['ttfb_p50_ms']:.2f}× |")
     if sy and "error" not in sy:
         lines += ["", "## Switchyard checks", ""]
         ch = sy.get("clickhouse")
@@ -862,17 +912,17 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
                          f"| {'met' if growth < 50 else 'missed'} |")
     lines += ["", "## Versions", "", ", ".join(f"{k} {val}" for k, val in v.items()), ""]
     lines += ["## Phases", "", "| target | phase | conns | req/s | p50 ms | p99 ms | max ms | ok | errors "
-              "| gateway CPU | mock CPU | client CPU | foreign CPU |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| gateway CPU | mock CPU | client CPU | foreign CPU | steal |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in bench.results:
         if r["phase"] == "ttfb":
             lines.append(f"| {r['target']} | ttfb | 1 | | {fmt(r['ttfb_p50_ms'], 3)} | {fmt(r['ttfb_p99_ms'], 3)} | | "
                          f"{r['n']} | {r['errors']} | {r['gateway_cpu_pct']:.0f}% | {r['mock_cpu_pct']:.0f}% "
-                         f"| {r['client_cpu_pct']:.0f}% | {r['foreign_cpu_pct']:.0f}% |")
+                         f"| {r['client_cpu_pct']:.0f}% | {r['foreign_cpu_pct']:.0f}% | {r.get('steal_cpu_pct', 0):.0f}% |")
         else:
             lines.append(f"| {r['target']} | {r['phase']} | {r['conns']} | {fmt(r['rps'], 0)} | {fmt(r['p50_ms'], 3)} "
                          f"| {fmt(r['p99_ms'], 3)} | {fmt(r['max_ms'], 1)} | {r['ok']} | {r['errors']} "
                          f"| {r['gateway_cpu_pct']:.0f}% | {r['mock_cpu_pct']:.0f}% | {r['client_cpu_pct']:.0f}% "
-                         f"| {r['foreign_cpu_pct']:.0f}% |")
+                         f"| {r['foreign_cpu_pct']:.0f}% | {r.get('steal_cpu_pct', 0):.0f}% |")
     return "\n".join(lines) + "\n"
 
 
@@ -896,6 +946,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown target {name!r}; choose from {', '.join(ALL_TARGETS)}")
     if os.cpu_count() and os.cpu_count() < 2:
         parser.error("needs at least 2 CPUs (gateway on CPU 1, load on CPU 0)")
+    choose_ports()
     path = Bench(args).run()
     return 0 if path else 1
 
