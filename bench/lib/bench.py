@@ -485,7 +485,8 @@ class Bench:
             if not good:
                 raise RuntimeError(f"{target.name}: a {kind} request failed: {status} {payload[:400]!r}")
 
-    def wrk(self, target: Target, phase: str, conns: int, seconds: int, kind: str, max_responses: int = 0) -> dict[str, Any]:
+    def wrk(self, target: Target, phase: str, conns: int, seconds: int, kind: str, max_responses: int = 0,
+            every_2s: Callable[[], None] | None = None) -> dict[str, Any]:
         out = self.work / target.name / f"wrk-{phase}.jsonl"
         env = dict(os.environ)
         env.update({
@@ -506,7 +507,11 @@ class Bench:
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + seconds + 120
         interrupted = False
+        next_sample = time.monotonic() + 2
         while proc.poll() is None:
+            if every_2s and time.monotonic() >= next_sample:
+                every_2s()
+                next_sample += 2
             if time.monotonic() > deadline:
                 proc.kill()
                 break
@@ -680,10 +685,13 @@ class Bench:
                 rss["before_soak_kb"] = tree_rss_kb(pid)
                 n_json, n_sse = p.soak * 3 // 4, p.soak - p.soak * 3 // 4
                 log(f"  soak: {p.soak} requests ({n_json} non-streaming at c=64, {n_sse} streaming at c=32)")
-                self.wrk(target, "soak", 64, 3600, "json", max_responses=n_json)
-                self.wrk(target, "soak-sse", 32, 3600, "sse", max_responses=n_sse)
+                samples: list[int] = []
+                sample = lambda: samples.append(tree_rss_kb(pid))  # noqa: E731
+                self.wrk(target, "soak", 64, 3600, "json", max_responses=n_json, every_2s=sample)
+                self.wrk(target, "soak-sse", 32, 3600, "sse", max_responses=n_sse, every_2s=sample)
                 time.sleep(2)
                 rss["after_soak_kb"] = tree_rss_kb(pid)
+                rss["max_during_soak_kb"] = max(samples + [rss["after_soak_kb"]])
                 log(f"  RSS (gateway process tree): {rss['before_soak_kb'] / 1024:.0f} MB before, "
                     f"{rss['after_soak_kb'] / 1024:.0f} MB after {p.soak} requests")
             if name in ("switchyard", "switchyard-nolog") and self.args.profile:
@@ -878,7 +886,9 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
             lines.append(
                 f"- Memory (RSS of the gateway's process tree): {rss['after_start_kb'] / 1024:.0f} MB after start, "
                 f"{rss['before_soak_kb'] / 1024:.0f} MB before the soak, {rss['after_soak_kb'] / 1024:.0f} MB after "
-                f"{bench.profile.soak:,} more requests: **{growth:+.0f} MB**.")
+                f"{bench.profile.soak:,} more requests (peak {rss.get('max_during_soak_kb', 0) / 1024:.0f} MB during them): "
+                f"**{growth:+.0f} MB**. Most of it is the embedded chDB engine; a short soak (--quick) mostly "
+                f"measures its caches filling up.")
     nolog = s.get("switchyard-nolog")
     if nolog and "error" not in nolog and nolog.get("clickhouse"):
         ch = nolog["clickhouse"]
