@@ -29,7 +29,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "info"
     # Write path (see docs/analytics.md): batch by size or interval, bounded queue.
     write_batch_rows: int = 5000
-    write_interval_s: float = 0.5
+    write_interval_s: float = 1.0
     write_queue_rows: int = 100_000
     # ClickHouse being down is retried this many times (with backoff) before a batch spills.
     write_retries: int = 3

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -40,6 +41,19 @@ Record = InferenceRecord | FeedbackRecord
 _REPLAY_ATTEMPTS = 3
 # Replay at most this long per cycle, so fresh batches are not starved behind a backlog.
 _REPLAY_BUDGET_S = 1.0
+
+
+# The writer thread (and the chDB threads it starts, which inherit it) runs at this nice level, so
+# on a busy core the event loop serving requests comes first. A backlog it cannot absorb goes to
+# the bounded queue and then to spill files; nothing is dropped.
+WRITER_NICE = 10
+
+
+def _lower_priority() -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
+    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
+        log.debug("could not lower the writer thread's priority")
 
 
 class WriterStats(msgspec.Struct, kw_only=True):
@@ -165,6 +179,7 @@ class Writer:
     # -- the thread -----------------------------------------------------------------------------
 
     def _run(self) -> None:
+        _lower_priority()
         while True:
             stopping = self._stopping.is_set()
             if not stopping:
@@ -172,7 +187,7 @@ class Writer:
                 self._wake.clear()
                 stopping = self._stopping.is_set()
             self._connect_if_due()
-            self._drain()
+            self._drain(everything=stopping)
             self._spill.seal()
             if not stopping:
                 self._replay()
@@ -209,8 +224,14 @@ class Writer:
             self._store = None
         self._next_connect = time.monotonic() + self._connect_backoff
 
-    def _drain(self) -> None:
-        while self._queue:
+    def _drain(self, everything: bool) -> None:
+        """Insert one batch per wake-up, more only while full batches wait (or everything, at
+        shutdown). Looping until the queue is empty would, under steady load, become
+        back-to-back inserts of a few rows each, and every insert costs a fixed 15-50 ms of CPU
+        and leaves new parts for ClickHouse to merge (measured: it cut throughput in half)."""
+        first = True
+        while self._queue and (first or everything or len(self._queue) >= self._batch_rows):
+            first = False
             batch = [self._queue.popleft() for _ in range(min(self._batch_rows, len(self._queue)))]
             self._write(uuid7_str(), batch)
 
