@@ -85,9 +85,16 @@ class Upstream:
             async with self._pool.session.post(self.url, data=body, headers=headers, timeout=self._stream_timeout) as response:
                 if response.status >= 400:
                     raise http_error(self.name, response.status, await response.read(), response.headers)
-                async for line in response.content:
-                    if line.startswith(b"data:") and (payload := line[5:].strip()):
-                        yield payload
+                # Whatever arrived, split into lines here: one await per network read
+                # instead of one per line (aiohttp's readline) is ~10% of a streaming request.
+                pending = b""
+                async for data in response.content.iter_any():
+                    *lines, pending = (pending + data).split(b"\n")
+                    for line in lines:
+                        if line.startswith(b"data:") and (payload := line[5:].strip()):
+                            yield payload
+                if pending.startswith(b"data:") and (payload := pending[5:].strip()):
+                    yield payload
         except TimeoutError:
             raise ProviderError(self.name, f"stream stalled for {self.config.timeout_s:g}s", kind="timeout") from None
         except aiohttp.ClientError as exc:
