@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -41,19 +40,6 @@ Record = InferenceRecord | FeedbackRecord
 _REPLAY_ATTEMPTS = 3
 # Replay at most this long per cycle, so fresh batches are not starved behind a backlog.
 _REPLAY_BUDGET_S = 1.0
-
-
-# The writer thread (and the chDB threads it starts, which inherit it) runs at this nice level, so
-# on a busy core the event loop serving requests comes first. A backlog it cannot absorb goes to
-# the bounded queue and then to spill files; nothing is dropped.
-WRITER_NICE = 10
-
-
-def _lower_priority() -> None:
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
-    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
-        log.debug("could not lower the writer thread's priority")
 
 
 class WriterStats(msgspec.Struct, kw_only=True):
@@ -179,7 +165,6 @@ class Writer:
     # -- the thread -----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        _lower_priority()
         while True:
             stopping = self._stopping.is_set()
             if not stopping:
