@@ -14,7 +14,7 @@ import msgspec
 
 from app.config.holder import ConfigHolder
 from app.config.schema import MetricConfig
-from app.errors import InvalidRequest, NotFound
+from app.errors import InvalidRequest, NotFound, Unavailable
 from app.feedback.schema import FeedbackRecord, FeedbackRequest, Level, Preference, TargetInfo
 from app.ids import uuid7_str
 from app.wire.request import decode_or_400
@@ -56,7 +56,7 @@ class FeedbackService:
         numeric, text = _value(metric, request)
         if metric.type == "preference":
             await self._check_preference(_as_preference(request.value, request.metric_name))
-        info = await self._targets.find(target_id, level)
+        info = await self._find(target_id, level)
         if info is None:
             raise NotFound(f"No {level} with id {target_id}", param=param, code="target_not_found")
         feedback_id = uuid7_str()
@@ -80,6 +80,15 @@ class FeedbackService:
                 api_key_id=api_key_id,
             ))
         return feedback_id
+
+    async def _find(self, target_id: str, level: Level) -> TargetInfo | None:
+        try:
+            return await self._targets.find(target_id, level)
+        except Exception as exc:  # ClickHouse unreachable and the id not among the recent ones
+            raise Unavailable(
+                f"Cannot check the target right now (ClickHouse: {type(exc).__name__}); retry later",
+                code="store_unavailable",
+            ) from None
 
     async def _check_preference(self, preference: Preference) -> None:
         if preference.preferred == preference.other:

@@ -42,10 +42,18 @@ def test_outage_spills_and_a_restart_replays_exactly_once(tmp_path: Path, fake_u
         ready = httpx.get(down.url + "/ready")
         assert ready.status_code == 503 and ready.json()["checks"]["clickhouse"]["ok"] is False
         assert metric(down, "switchyard_rows_dropped_total") == 0
+        # Feedback still works for recent inferences (found in memory); an id that would need a
+        # ClickHouse lookup gets a 503 to retry, not a wrong 404.
+        if ids:
+            recent = {"metric_name": "thumbs_up", "inference_id": ids[0], "value": True}
+            assert httpx.post(down.url + "/v1/feedback", json=recent).status_code == 200
+        unknown = {"metric_name": "thumbs_up", "inference_id": str(uuid.uuid4()), "value": True}
+        lookup = httpx.post(down.url + "/v1/feedback", json=unknown)
+        assert lookup.status_code == 503 and lookup.json()["error"]["code"] == "store_unavailable"
     finally:
         assert down.stop() == 0  # SIGTERM: the writer flushes its queue into spill files
     spilled = list((data / "spill").rglob("*.jsonl"))
-    assert spilled and sum(len(p.read_bytes().splitlines()) for p in spilled) == 30
+    assert spilled and sum(len(p.read_bytes().splitlines()) for p in spilled) == 31  # + the feedback row
 
     up = Gateway(config, data, env=env).start()  # embedded chDB: ClickHouse is back
     try:
@@ -54,7 +62,9 @@ def test_outage_spills_and_a_restart_replays_exactly_once(tmp_path: Path, fake_u
         assert sorted(r["id"] for r in found) == sorted(ids)
         attempts = rows(up, f"SELECT count() AS n, uniqExact(inference_id) AS d FROM model_inferences WHERE inference_id IN ({query})")
         assert attempts == [{"n": 30, "d": 30}]
-        assert metric(up, "switchyard_rows_replayed_total") == 30
+        assert metric(up, "switchyard_rows_replayed_total") == 31
+        feedback = rows(up, f"SELECT count() AS n FROM feedback WHERE toString(target_id) = '{ids[0]}'")
+        assert feedback == [{"n": 1}]
         assert not list((data / "spill").rglob("*.jsonl"))
         assert httpx.get(up.url + "/ready").json()["checks"]["clickhouse"]["ok"] is True
     finally:
