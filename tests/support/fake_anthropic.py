@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections import defaultdict, deque
 from typing import Any
 
 from aiohttp import web
 
-from tests.support.fake_openai import free_port
+from tests.support.aio_server import ThreadedServer
 
 ALLOWED_FIELDS = {
     "model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k", "stop_sequences",
@@ -39,17 +38,15 @@ class Invalid(Exception):
     pass
 
 
-class FakeAnthropic:
+class FakeAnthropic(ThreadedServer):
+    route = "/{behaviour}/v1/messages"
+
     def __init__(self, api_key: str = "sk-ant-test") -> None:
-        self.port = free_port()
+        super().__init__()
         self.api_key = api_key
         self.slow_s = 1.0
-        self.requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.arrivals: dict[str, list[float]] = defaultdict(list)  # time.monotonic() per request
         self._failures: dict[str, deque[tuple[int, dict[str, str]]]] = defaultdict(deque)
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def url(self, behaviour: str) -> str:
         return f"http://127.0.0.1:{self.port}/{behaviour}"
@@ -58,36 +55,6 @@ class FakeAnthropic:
         headers = {"retry-after": retry_after} if retry_after is not None else {}
         for _ in range(times):
             self._failures[behaviour].append((status, headers))
-
-    def last(self, behaviour: str) -> dict[str, Any]:
-        return self.requests[behaviour][-1]
-
-    def start(self) -> "FakeAnthropic":
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _shutdown(self) -> None:
-        await self._runner.cleanup()
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/{behaviour}/v1/messages", self._handle)
-        self._runner = runner = web.AppRunner(app, shutdown_timeout=1)
-        self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         behaviour = request.match_info["behaviour"]

@@ -11,62 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 from collections import defaultdict
 from typing import Any
 
 from aiohttp import web
 
+from tests.support.aio_server import ThreadedServer, free_port
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["FakeOpenAI", "free_port"]
 
 
-class FakeOpenAI:
+class FakeOpenAI(ThreadedServer):
+    route = "/{behaviour}/v1/chat/completions"
+
     def __init__(self) -> None:
-        self.port = free_port()
-        self.requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        super().__init__()
         self.disconnects: dict[str, int] = defaultdict(int)
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def url(self, behaviour: str) -> str:
         return f"http://127.0.0.1:{self.port}/{behaviour}/v1"
-
-    def start(self) -> "FakeOpenAI":
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _shutdown(self) -> None:
-        await self._runner.cleanup()
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
-    def last(self, behaviour: str) -> dict[str, Any]:
-        return self.requests[behaviour][-1]
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/{behaviour}/v1/chat/completions", self._handle)
-        self._runner = runner = web.AppRunner(app, shutdown_timeout=1)
-        self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         behaviour = request.match_info["behaviour"]
