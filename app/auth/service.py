@@ -38,6 +38,7 @@ class AuthService:
         self._require_auth = require_auth
         self._admin_token = admin_token
         self._by_hash: dict[str, Principal] = {}
+        self._loaded: list[StoredKey] | None = None
         self._any_key = False
         self._limiter = RateLimiter()
         self.used: dict[str, datetime] = {}
@@ -48,6 +49,9 @@ class AuthService:
         return self._require_auth or self._any_key
 
     def load(self, keys: list[StoredKey]) -> None:
+        if keys == self._loaded:  # the reloader calls this every second; usually nothing changed
+            return
+        self._loaded = keys
         self._any_key = bool(keys)
         self._by_hash = {
             k.key_hash: Principal(k.id, k.name, k.role, frozenset(k.functions) if k.functions is not None else None, k.rpm_limit)

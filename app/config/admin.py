@@ -14,7 +14,7 @@ import msgspec
 
 from app.config.live import LiveConfig
 from app.config.snapshot import validate_document
-from app.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from app.errors import Conflict, GatewayError, InvalidRequest, NotFound, Unavailable
 from app.store.sql.repos import StaleVersion, VersionInfo
 
 Document = dict[str, Any]
@@ -83,7 +83,7 @@ class ConfigAdmin:
     async def guard(self, operation: Any) -> Any:
         try:
             return await operation
-        except (NotFound, Conflict, InvalidRequest, StaleVersion):
+        except (GatewayError, StaleVersion):
             raise
         except Exception as exc:
             self.live.mark_down(exc)

@@ -15,17 +15,14 @@ import httpx
 import pytest
 from scipy import stats
 
-from tests.support.analytics import LOGGING_ENV, wait_rows
-from tests.support.experiment_config import write_experiment_config
+from tests.support.analytics import wait_rows
+from tests.support.experiment_config import experiment_gateway
 from tests.support.gateway import REPO, Gateway
 
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    root = tmp_path_factory.mktemp("experiments")
-    server = Gateway(write_experiment_config(root / "variants"), root / "data", env=LOGGING_ENV).start()
-    yield server
-    server.stop()
+    yield from experiment_gateway(tmp_path_factory, "experiments")
 
 
 async def _many(gw: Gateway, bodies: list[dict], concurrency: int = 16) -> list[dict]:

@@ -9,17 +9,14 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.support.analytics import LOGGING_ENV, wait_rows
-from tests.support.experiment_config import write_experiment_config
+from tests.support.analytics import wait_rows
+from tests.support.experiment_config import experiment_gateway
 from tests.support.gateway import Gateway
 
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    root = tmp_path_factory.mktemp("feedback")
-    server = Gateway(write_experiment_config(root / "variants"), root / "data", env=LOGGING_ENV).start()
-    yield server
-    server.stop()
+    yield from experiment_gateway(tmp_path_factory, "feedback")
 
 
 def infer(gw: Gateway, n: int = 1, **extra: object) -> dict:

@@ -4,6 +4,12 @@ campaign sticky by session, and a metric of every type at both levels."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.support.analytics import LOGGING_ENV
+from tests.support.gateway import Gateway
 
 GATEWAY = """
 [providers.instant]
@@ -68,3 +74,11 @@ def write_experiment_config(directory: Path) -> Path:
     (directory / "functions" / "exp.toml").write_text(FUNCTION)
     (directory / "functions" / "other.toml").write_text(OTHER_FUNCTION)
     return directory
+
+
+def experiment_gateway(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Gateway]:
+    """A gateway on this config, logging to its own chDB with a fast flush (for module fixtures)."""
+    root = tmp_path_factory.mktemp(name)
+    server = Gateway(write_experiment_config(root / "variants"), root / "data", env=LOGGING_ENV).start()
+    yield server
+    server.stop()
