@@ -32,7 +32,13 @@ def _random80() -> int:
 def _uuid7_int() -> int:
     ms = time.time_ns() // 1_000_000
     rand = _random80()
-    return (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | (rand & _RAND_B_MASK)
+    return (
+        (ms & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | (rand >> 68) << 64
+        | 0b10 << 62
+        | (rand & _RAND_B_MASK)
+    )
 
 
 def uuid7() -> uuid.UUID:

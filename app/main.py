@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
@@ -15,8 +15,8 @@ from app.api.admin import ConfigAdminController, KeysController
 from app.api.admin_sql import admin_sql
 from app.api.campaigns import campaign_results
 from app.api.chat import chat_completions, document_chat_endpoint, tir_chat_completions
-from app.api.feedback import submit_feedback
 from app.api.errors import EXCEPTION_HANDLERS
+from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
 from app.auth.service import AuthService
@@ -35,7 +35,9 @@ log = logging.getLogger("switchyard")
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -70,8 +72,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     app = Litestar(
         route_handlers=[
-            chat_completions, tir_chat_completions, submit_feedback, campaign_results, ConfigAdminController, KeysController,
-            admin_sql, health, ready, metrics,
+            chat_completions,
+            tir_chat_completions,
+            submit_feedback,
+            campaign_results,
+            ConfigAdminController,
+            KeysController,
+            admin_sql,
+            health,
+            ready,
+            metrics,
         ],
         middleware=[count_requests],
         lifespan=[lifespan],

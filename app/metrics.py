@@ -8,7 +8,8 @@ the only writer, and a scrape that reads a dict mid-update is off by one increme
 from __future__ import annotations
 
 import bisect
-from typing import Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 LabelValues = tuple[str, ...]
 
@@ -18,7 +19,7 @@ def _escape(value: str) -> str:
 
 
 def _labels(names: tuple[str, ...], values: LabelValues, extra: str = "") -> str:
-    parts = [f'{name}="{_escape(value)}"' for name, value in zip(names, values)]
+    parts = [f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=False)]
     if extra:
         parts.append(extra)
     return "{" + ",".join(parts) + "}" if parts else ""
@@ -46,7 +47,9 @@ class Counter:
 class Histogram:
     kind = "histogram"
 
-    def __init__(self, name: str, help: str, labels: tuple[str, ...], buckets: tuple[float, ...]) -> None:
+    def __init__(
+        self, name: str, help: str, labels: tuple[str, ...], buckets: tuple[float, ...]
+    ) -> None:
         self.name, self.help, self.label_names = name, help, labels
         self.buckets = buckets
         self.values: dict[LabelValues, list[float]] = {}  # bucket counts..., +Inf count, sum
@@ -61,7 +64,7 @@ class Histogram:
     def samples(self) -> Iterable[str]:
         for labels, series in list(self.values.items()):
             cumulative = 0.0
-            for bound, count in zip((*self.buckets, float("inf")), series):
+            for bound, count in zip((*self.buckets, float("inf")), series, strict=False):
                 cumulative += count
                 le = 'le="' + ("+Inf" if bound == float("inf") else _number(bound)) + '"'
                 yield f"{self.name}_bucket{_labels(self.label_names, labels, le)} {_number(cumulative)}"
@@ -74,7 +77,9 @@ class Gauge:
 
     kind = "gauge"
 
-    def __init__(self, name: str, help: str, read: Callable[[], float], kind: str = "gauge") -> None:
+    def __init__(
+        self, name: str, help: str, read: Callable[[], float], kind: str = "gauge"
+    ) -> None:
         self.name, self.help, self.read, self.kind = name, help, read, kind
 
     def samples(self) -> Iterable[str]:

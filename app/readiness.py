@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 Probe = Callable[[], Awaitable[tuple[bool, str]]]
 

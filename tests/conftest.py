@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -47,37 +47,37 @@ def write_gateway_config(directory: Path, fake: FakeOpenAI) -> Path:
     (directory / "gateway.toml").write_text(f"""
 [providers.ok]
 type = "openai"
-base_url = "{fake.url('ok')}"
+base_url = "{fake.url("ok")}"
 api_key_env = "FAKE_UPSTREAM_KEY"
 
 [providers.fail500]
 type = "openai"
-base_url = "{fake.url('fail500')}"
+base_url = "{fake.url("fail500")}"
 circuit_breaker = {{ failures = 0 }}  # fails on purpose; tests count its attempts
 
 [providers.reject400]
 type = "openai"
-base_url = "{fake.url('reject400')}"
+base_url = "{fake.url("reject400")}"
 
 [providers.stall]
 type = "openai"
-base_url = "{fake.url('stall')}"
+base_url = "{fake.url("stall")}"
 circuit_breaker = {{ failures = 0 }}  # fails on purpose; tests count its attempts
 timeout_s = 0.5
 
 [providers.reset]
 type = "openai"
-base_url = "{fake.url('reset')}"
+base_url = "{fake.url("reset")}"
 circuit_breaker = {{ failures = 0 }}  # fails on purpose; tests count its attempts
 
 [providers.badsse]
 type = "openai"
-base_url = "{fake.url('badsse')}"
+base_url = "{fake.url("badsse")}"
 circuit_breaker = {{ failures = 0 }}  # fails on purpose; tests count its attempts
 
 [providers.slowstream]
 type = "openai"
-base_url = "{fake.url('slowstream')}"
+base_url = "{fake.url("slowstream")}"
 
 [providers.refused]
 type = "openai"
@@ -147,7 +147,9 @@ def fake_anthropic() -> Iterator[FakeAnthropic]:
 
 
 @pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeOpenAI) -> Iterator[Gateway]:
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeOpenAI
+) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("gateway")
     config = write_gateway_config(root / "variants", fake_upstream)
     server = Gateway(config, root / "data", env={"FAKE_UPSTREAM_KEY": "sk-test-secret-123"}).start()

@@ -31,11 +31,22 @@ def admin_principal(request: Request) -> Principal:
 
 def _json(body: Any, status: int = 200, version: int | None = None) -> Response[bytes]:
     headers = {"ETag": f'"{version}"'} if version is not None else {}
-    return Response(encoder.encode(body), status_code=status, media_type="application/json", headers=headers)
+    return Response(
+        encoder.encode(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def _written(info: VersionInfo, status: int = 200) -> Response[bytes]:
-    return _json({"version": info.version, "parent": info.parent, "author": info.author, "comment": info.comment}, status, info.version)
+    return _json(
+        {
+            "version": info.version,
+            "parent": info.parent,
+            "author": info.author,
+            "comment": info.comment,
+        },
+        status,
+        info.version,
+    )
 
 
 def _if_match(request: Request) -> int | None:
@@ -44,7 +55,9 @@ def _if_match(request: Request) -> int | None:
         return None
     value = raw.strip().removeprefix("W/").strip('"')
     if not value.isdigit():
-        raise InvalidRequest(f"If-Match must be a version ETag like \"12\", got {raw!r}", param="If-Match")
+        raise InvalidRequest(
+            f'If-Match must be a version ETag like "12", got {raw!r}', param="If-Match"
+        )
     return int(value)
 
 
@@ -63,7 +76,9 @@ async def _object(request: Request) -> dict[str, Any]:
 
 
 def _comment(request: Request, what: str) -> str:
-    return request.headers.get("x-switchyard-comment") or request.query_params.get("comment") or what
+    return (
+        request.headers.get("x-switchyard-comment") or request.query_params.get("comment") or what
+    )
 
 
 def _collection(name: str) -> str:
@@ -72,7 +87,9 @@ def _collection(name: str) -> str:
     return name
 
 
-def _entity_path(collection: str, name: str, sub: str | None = None, item: str | None = None) -> tuple[str, ...]:
+def _entity_path(
+    collection: str, name: str, sub: str | None = None, item: str | None = None
+) -> tuple[str, ...]:
     path: tuple[str, ...] = (_collection(collection), name)
     if sub is not None and item is not None:
         if collection != "functions" or sub not in SUBCOLLECTIONS:
@@ -98,80 +115,209 @@ class ConfigAdminController(Controller):
         body = await _object(request)
         document = body.get("document", body)
         info = await _admin(request).write(
-            edits.replace_all(document), author=principal.name, comment=_comment(request, "replace config"),
-            if_match=_if_match(request), target="config",
+            edits.replace_all(document),
+            author=principal.name,
+            comment=_comment(request, "replace config"),
+            if_match=_if_match(request),
+            target="config",
         )
         return _written(info)
 
     @get("/config/versions", summary="Config version history, newest first")
-    async def versions(self, request: Request, principal: Principal, limit: int = 100) -> Response[bytes]:
+    async def versions(
+        self, request: Request, principal: Principal, limit: int = 100
+    ) -> Response[bytes]:
         return _json({"versions": await _admin(request).history(limit)})
 
     @get("/config/versions/{version:int}", summary="One config version")
-    async def version(self, request: Request, principal: Principal, version: int) -> Response[bytes]:
+    async def version(
+        self, request: Request, principal: Principal, version: int
+    ) -> Response[bytes]:
         info, document = await _admin(request).version(version)
-        return _json({"version": info.version, "parent": info.parent, "author": info.author,
-                      "comment": info.comment, "created_at": info.created_at, "document": document}, version=info.version)
+        return _json(
+            {
+                "version": info.version,
+                "parent": info.parent,
+                "author": info.author,
+                "comment": info.comment,
+                "created_at": info.created_at,
+                "document": document,
+            },
+            version=info.version,
+        )
 
-    @get("/config/diff", summary="Changes between two versions (default: the newest against its parent)")
-    async def diff(self, request: Request, principal: Principal, from_version: int | None = None, to_version: int | None = None) -> Response[bytes]:
+    @get(
+        "/config/diff",
+        summary="Changes between two versions (default: the newest against its parent)",
+    )
+    async def diff(
+        self,
+        request: Request,
+        principal: Principal,
+        from_version: int | None = None,
+        to_version: int | None = None,
+    ) -> Response[bytes]:
         admin = _admin(request)
         new_info, new = await (admin.version(to_version) if to_version else admin.current())
         old_version = from_version if from_version is not None else new_info.parent
         old = (await admin.version(old_version))[1] if old_version else {}
         return _json({"from": old_version, "to": new_info.version, "changes": edits.diff(old, new)})
 
-    @post("/config/rollback/{version:int}", summary="Make an old version current again (as a new version)")
-    async def rollback(self, request: Request, principal: Principal, version: int) -> Response[bytes]:
-        info = await _admin(request).rollback(version, author=principal.name, if_match=_if_match(request))
+    @post(
+        "/config/rollback/{version:int}",
+        summary="Make an old version current again (as a new version)",
+    )
+    async def rollback(
+        self, request: Request, principal: Principal, version: int
+    ) -> Response[bytes]:
+        info = await _admin(request).rollback(
+            version, author=principal.name, if_match=_if_match(request)
+        )
         return _written(info)
 
-    @post("/config/validate", summary="Validate a config document without applying it", status_code=200)
+    @post(
+        "/config/validate",
+        summary="Validate a config document without applying it",
+        status_code=200,
+    )
     async def validate(self, request: Request, principal: Principal) -> Response[bytes]:
         body = await _object(request)
         problems = validate_document(body.get("document", body))
-        return _json({"valid": not problems, "problems": [{"key": p.key, "message": p.message} for p in problems]})
+        return _json(
+            {
+                "valid": not problems,
+                "problems": [{"key": p.key, "message": p.message} for p in problems],
+            }
+        )
 
     @get("/audit", summary="Recent admin actions")
-    async def audit(self, request: Request, principal: Principal, limit: int = 100) -> Response[bytes]:
+    async def audit(
+        self, request: Request, principal: Principal, limit: int = 100
+    ) -> Response[bytes]:
         return _json({"entries": await request.app.state.live.audit.recent(limit)})
 
     # -- entities: providers, models, metrics, functions and their variants/campaigns ---------
 
     @get("/{collection:str}", summary="List providers, models, metrics or functions")
-    async def list_entities(self, request: Request, principal: Principal, collection: str) -> Response[bytes]:
+    async def list_entities(
+        self, request: Request, principal: Principal, collection: str
+    ) -> Response[bytes]:
         info, document = await _admin(request).current()
         return _json(document.get(_collection(collection), {}), version=info.version)
 
-    @get(["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{sub:str}/{item:str}"], summary="Read one entity")
-    async def get_entity(self, request: Request, principal: Principal, collection: str, name: str, sub: str | None = None, item: str | None = None) -> Response[bytes]:
+    @get(
+        ["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{sub:str}/{item:str}"],
+        summary="Read one entity",
+    )
+    async def get_entity(
+        self,
+        request: Request,
+        principal: Principal,
+        collection: str,
+        name: str,
+        sub: str | None = None,
+        item: str | None = None,
+    ) -> Response[bytes]:
         info, value = await _admin(request).read(_entity_path(collection, name, sub, item))
         return _json(value, version=info.version)
 
-    @post(["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{sub:str}/{item:str}"], summary="Create an entity (409 if it exists)", status_code=201)
-    async def create_entity(self, request: Request, principal: Principal, collection: str, name: str, sub: str | None = None, item: str | None = None) -> Response[bytes]:
+    @post(
+        ["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{sub:str}/{item:str}"],
+        summary="Create an entity (409 if it exists)",
+        status_code=201,
+    )
+    async def create_entity(
+        self,
+        request: Request,
+        principal: Principal,
+        collection: str,
+        name: str,
+        sub: str | None = None,
+        item: str | None = None,
+    ) -> Response[bytes]:
         path = _entity_path(collection, name, sub, item)
-        return _written(await self._write(request, principal, edits.put(path, await _object(request), must_exist=False), path, "create"), 201)
+        return _written(
+            await self._write(
+                request,
+                principal,
+                edits.put(path, await _object(request), must_exist=False),
+                path,
+                "create",
+            ),
+            201,
+        )
 
-    @put(["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{sub:str}/{item:str}"], summary="Create or replace an entity")
-    async def put_entity(self, request: Request, principal: Principal, collection: str, name: str, sub: str | None = None, item: str | None = None) -> Response[bytes]:
+    @put(
+        ["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{sub:str}/{item:str}"],
+        summary="Create or replace an entity",
+    )
+    async def put_entity(
+        self,
+        request: Request,
+        principal: Principal,
+        collection: str,
+        name: str,
+        sub: str | None = None,
+        item: str | None = None,
+    ) -> Response[bytes]:
         path = _entity_path(collection, name, sub, item)
-        return _written(await self._write(request, principal, edits.put(path, await _object(request), must_exist=None), path, "put"))
+        return _written(
+            await self._write(
+                request,
+                principal,
+                edits.put(path, await _object(request), must_exist=None),
+                path,
+                "put",
+            )
+        )
 
-    @patch(["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{sub:str}/{item:str}"], summary="Merge-patch an entity (RFC 7386)")
-    async def patch_entity(self, request: Request, principal: Principal, collection: str, name: str, sub: str | None = None, item: str | None = None) -> Response[bytes]:
+    @patch(
+        ["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{sub:str}/{item:str}"],
+        summary="Merge-patch an entity (RFC 7386)",
+    )
+    async def patch_entity(
+        self,
+        request: Request,
+        principal: Principal,
+        collection: str,
+        name: str,
+        sub: str | None = None,
+        item: str | None = None,
+    ) -> Response[bytes]:
         path = _entity_path(collection, name, sub, item)
-        return _written(await self._write(request, principal, edits.merge(path, await _object(request)), path, "patch"))
+        return _written(
+            await self._write(
+                request, principal, edits.merge(path, await _object(request)), path, "patch"
+            )
+        )
 
-    @delete(["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{sub:str}/{item:str}"], summary="Delete an entity", status_code=200)
-    async def delete_entity(self, request: Request, principal: Principal, collection: str, name: str, sub: str | None = None, item: str | None = None) -> Response[bytes]:
+    @delete(
+        ["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{sub:str}/{item:str}"],
+        summary="Delete an entity",
+        status_code=200,
+    )
+    async def delete_entity(
+        self,
+        request: Request,
+        principal: Principal,
+        collection: str,
+        name: str,
+        sub: str | None = None,
+        item: str | None = None,
+    ) -> Response[bytes]:
         path = _entity_path(collection, name, sub, item)
         return _written(await self._write(request, principal, edits.delete(path), path, "delete"))
 
-    async def _write(self, request: Request, principal: Principal, mutate: Any, path: tuple[str, ...], verb: str) -> VersionInfo:
+    async def _write(
+        self, request: Request, principal: Principal, mutate: Any, path: tuple[str, ...], verb: str
+    ) -> VersionInfo:
         target = ".".join(path)
         return await _admin(request).write(
-            mutate, author=principal.name, comment=_comment(request, f"{verb} {target}"), if_match=_if_match(request), target=target,
+            mutate,
+            author=principal.name,
+            comment=_comment(request, f"{verb} {target}"),
+            if_match=_if_match(request),
+            target=target,
         )
 
 
@@ -197,16 +343,27 @@ class KeysController(Controller):
             spec = msgspec.json.decode(await request.body(), type=KeyCreate)
         except msgspec.MsgspecError as exc:
             raise InvalidRequest(f"Invalid key request: {exc}") from None
-        info, key = await _guarded(request, create_api_key(
-            request.app.state.live.keys, name=spec.name, role=spec.role, functions=spec.functions,
-            rpm_limit=spec.rpm_limit, actor=principal.name,
-        ))
+        info, key = await _guarded(
+            request,
+            create_api_key(
+                request.app.state.live.keys,
+                name=spec.name,
+                role=spec.role,
+                functions=spec.functions,
+                rpm_limit=spec.rpm_limit,
+                actor=principal.name,
+            ),
+        )
         await _guarded(request, request.app.state.live.refresh())
         return _json({**msgspec.structs.asdict(info), "key": key}, 201)
 
     @delete("/{key_id:str}", summary="Revoke an API key (by id or visible prefix)", status_code=200)
-    async def revoke_key(self, request: Request, principal: Principal, key_id: str) -> Response[bytes]:
-        info = await _guarded(request, request.app.state.live.keys.revoke(key_id, actor=principal.name))
+    async def revoke_key(
+        self, request: Request, principal: Principal, key_id: str
+    ) -> Response[bytes]:
+        info = await _guarded(
+            request, request.app.state.live.keys.revoke(key_id, actor=principal.name)
+        )
         if info is None:
             raise NotFound(f"No API key '{key_id}'", param="key_id")
         await _guarded(request, request.app.state.live.refresh())

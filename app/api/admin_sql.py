@@ -34,7 +34,9 @@ def sql_principal(request: Request) -> Principal:
             "'Authorization: Bearer <token>'",
             code="admin_token_unset",
         )
-    raise AuthenticationFailed("Missing or wrong admin token: send 'Authorization: Bearer <SWITCHYARD_ADMIN_TOKEN>'")
+    raise AuthenticationFailed(
+        "Missing or wrong admin token: send 'Authorization: Bearer <SWITCHYARD_ADMIN_TOKEN>'"
+    )
 
 
 @post("/admin/sql", status_code=200, summary="Run a read-only ClickHouse query", tags=["admin"])
@@ -45,7 +47,9 @@ async def admin_sql(request: Request) -> Response[bytes]:
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"Invalid body: {exc}", param="query") from None
     except msgspec.DecodeError:
-        raise InvalidRequest('Body must be JSON: {"query": "SELECT ...", "format": "json|csv|tsv"}') from None
+        raise InvalidRequest(
+            'Body must be JSON: {"query": "SELECT ...", "format": "json|csv|tsv"}'
+        ) from None
     if not body.query.strip():
         raise InvalidRequest("'query' is empty", param="query")
     content = await request.app.state.recorder.sql(body.query, body.format)

@@ -8,8 +8,14 @@ from app.experiments.results import CampaignResultsService
 from app.wire.response import encoder
 
 
-@get("/v1/campaigns/{key:str}/results", summary="Per-variant results of a campaign, with statistics", tags=["experiments"])
-async def campaign_results(request: Request, key: str, metric: str | None = None, function: str | None = None) -> Response[bytes]:
+@get(
+    "/v1/campaigns/{key:str}/results",
+    summary="Per-variant results of a campaign, with statistics",
+    tags=["experiments"],
+)
+async def campaign_results(
+    request: Request, key: str, metric: str | None = None, function: str | None = None
+) -> Response[bytes]:
     request.app.state.auth.authenticate(request.headers.get("authorization"))
     service: CampaignResultsService = request.app.state.campaign_results
     results = await service.results(key, metric, function)

@@ -14,7 +14,14 @@ import re
 from typing import Any
 
 from litestar import Litestar, asgi
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, PathItem, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Operation,
+    PathItem,
+    RequestBody,
+    Schema,
+)
 from litestar.types import Receive, Scope, Send
 
 from app.auth.service import AuthService
@@ -63,7 +70,10 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
 async def tir_chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
     match = _TIR_PATH.match(scope["path"])
     if match is None:
-        error = NotFound("Expected /project/p-{project}/endpoint/is-{endpoint}/v1/chat/completions", param="endpoint")
+        error = NotFound(
+            "Expected /project/p-{project}/endpoint/is-{endpoint}/v1/chat/completions",
+            param="endpoint",
+        )
         await _send_body(send, error.status, [_JSON], encoder.encode(error.body()))
         return
     await _handle(scope, receive, send, endpoint=match.group(1))
@@ -72,15 +82,34 @@ async def tir_chat_completions(scope: Scope, receive: Receive, send: Send) -> No
 async def _handle(scope: Scope, receive: Receive, send: Send, endpoint: str | None) -> None:
     state = scope["litestar_app"].state
     try:
-        await _serve(scope, receive, send, state.inference, state.auth, state.settings.max_body_bytes, endpoint)
+        await _serve(
+            scope,
+            receive,
+            send,
+            state.inference,
+            state.auth,
+            state.settings.max_body_bytes,
+            endpoint,
+        )
     except GatewayError as error:
-        await _send_body(send, error.status, [_JSON, *_encode_headers(error.headers)], encoder.encode(error.body()))
+        await _send_body(
+            send,
+            error.status,
+            [_JSON, *_encode_headers(error.headers)],
+            encoder.encode(error.body()),
+        )
     except _ClientGone:
         pass
 
 
 async def _serve(
-    scope: Scope, receive: Receive, send: Send, service: InferenceService, auth: AuthService, limit: int, endpoint: str | None
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    service: InferenceService,
+    auth: AuthService,
+    limit: int,
+    endpoint: str | None,
 ) -> None:
     if scope["method"] != "POST":
         raise MethodNotAllowed(f"Method {scope['method']} is not allowed here; use POST")
@@ -125,7 +154,9 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
 
 
 def _too_large() -> PayloadTooLarge:
-    return PayloadTooLarge("Request body is larger than the configured limit (SWITCHYARD_MAX_BODY_BYTES)")
+    return PayloadTooLarge(
+        "Request body is larger than the configured limit (SWITCHYARD_MAX_BODY_BYTES)"
+    )
 
 
 def _routing_headers(plan: Plan) -> list[tuple[bytes, bytes]]:
@@ -142,13 +173,17 @@ def _encode_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
 
-async def _send_body(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+async def _send_body(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def _send_stream(send: Send, receive: Receive, headers: list[tuple[bytes, bytes]], relay: Any) -> None:
+async def _send_stream(
+    send: Send, receive: Receive, headers: list[tuple[bytes, bytes]], relay: Any
+) -> None:
     """Relay SSE chunks; a client that disconnects cancels the relay (and so the provider call).
 
     The relay records the inference as ``cancelled`` when it is cancelled or closed early.
@@ -187,14 +222,24 @@ def document_chat_endpoint(app: Litestar) -> None:
         summary="Create a chat completion (OpenAI-compatible)",
         description=(
             "Routes to a function/variant or model (see README: model names). Also served at "
-            + ", ".join(CHAT_PATHS[1:]) + " and /project/p-{project}/endpoint/is-{endpoint}/v1/chat/completions."
+            + ", ".join(CHAT_PATHS[1:])
+            + " and /project/p-{project}/endpoint/is-{endpoint}/v1/chat/completions."
         ),
         request_body=RequestBody(
-            content={"application/json": OpenAPIMediaType(schema=Schema(type="object", description="OpenAI chat completion request plus Switchyard, TensorZero, Adaptive and Unify fields"))},
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Schema(
+                        type="object",
+                        description="OpenAI chat completion request plus Switchyard, TensorZero, Adaptive and Unify fields",
+                    )
+                )
+            },
             required=True,
         ),
         responses={
-            "200": OpenAPIResponse(description="chat.completion, or text/event-stream of chat.completion.chunk"),
+            "200": OpenAPIResponse(
+                description="chat.completion, or text/event-stream of chat.completion.chunk"
+            ),
             "400": OpenAPIResponse(description="invalid request (OpenAI error shape, param named)"),
             "404": OpenAPIResponse(description="unknown model, function or variant"),
             "502": OpenAPIResponse(description="every provider failed"),

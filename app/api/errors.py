@@ -8,12 +8,12 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
 
 from app.errors import (
+    AuthenticationFailed,
     GatewayError,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
-    AuthenticationFailed,
     RateLimited,
     Unavailable,
 )

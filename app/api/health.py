@@ -17,4 +17,6 @@ async def ready(request: Request) -> Response[bytes]:
     checks = await request.app.state.readiness.check()
     ok = all(check["ok"] for check in checks.values())
     body = {"status": "ready" if ok else "not_ready", "checks": checks}
-    return Response(encoder.encode(body), status_code=200 if ok else 503, media_type="application/json")
+    return Response(
+        encoder.encode(body), status_code=200 if ok else 503, media_type="application/json"
+    )

@@ -8,7 +8,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from app.metrics import REGISTRY, Counter
 
 HTTP_REQUESTS = REGISTRY.add(
-    Counter("switchyard_http_requests_total", "HTTP requests by route and status", ("route", "method", "status"))
+    Counter(
+        "switchyard_http_requests_total",
+        "HTTP requests by route and status",
+        ("route", "method", "status"),
+    )
 )
 
 

@@ -30,8 +30,14 @@ def visible_prefix(key: str) -> str:
 
 
 async def create_api_key(
-    repo: "KeyRepository", *, name: str, role: str, functions: list[str] | None, rpm_limit: int | None, actor: str
-) -> tuple["KeyInfo", str]:
+    repo: KeyRepository,
+    *,
+    name: str,
+    role: str,
+    functions: list[str] | None,
+    rpm_limit: int | None,
+    actor: str,
+) -> tuple[KeyInfo, str]:
     """Create a key and return it in plaintext, the only time it exists outside its owner's hands."""
     if role not in ("client", "admin"):
         raise InvalidRequest("role must be 'client' or 'admin'", param="role")
@@ -39,7 +45,12 @@ async def create_api_key(
         raise InvalidRequest("rpm_limit must be at least 1", param="rpm_limit")
     key = generate_key()
     info = await repo.create(
-        name=name, prefix=visible_prefix(key), key_hash=hash_key(key), role=role,
-        functions=functions, rpm_limit=rpm_limit, actor=actor,
+        name=name,
+        prefix=visible_prefix(key),
+        key_hash=hash_key(key),
+        role=role,
+        functions=functions,
+        rpm_limit=rpm_limit,
+        actor=actor,
     )
     return info, key

@@ -11,7 +11,7 @@ import time
 
 
 class TokenBucket:
-    __slots__ = ("rate", "capacity", "tokens", "updated")
+    __slots__ = ("capacity", "rate", "tokens", "updated")
 
     def __init__(self, per_minute: int) -> None:
         self.rate = per_minute / 60.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.auth.keys import hash_key
 from app.auth.ratelimit import RateLimiter
@@ -54,7 +54,13 @@ class AuthService:
         self._loaded = keys
         self._any_key = bool(keys)
         self._by_hash = {
-            k.key_hash: Principal(k.id, k.name, k.role, frozenset(k.functions) if k.functions is not None else None, k.rpm_limit)
+            k.key_hash: Principal(
+                k.id,
+                k.name,
+                k.role,
+                frozenset(k.functions) if k.functions is not None else None,
+                k.rpm_limit,
+            )
             for k in keys
             if not k.revoked
         }
@@ -70,7 +76,7 @@ class AuthService:
         principal = self._by_hash.get(hash_key(token))
         if principal is None:
             raise AuthenticationFailed("Invalid or revoked API key")
-        self.used[principal.id] = datetime.now(timezone.utc)
+        self.used[principal.id] = datetime.now(UTC)
         return principal
 
     def authenticate_admin(self, authorization: str | None) -> Principal:
@@ -80,9 +86,13 @@ class AuthService:
         return principal
 
     def authorize(self, principal: Principal, function: str | None) -> None:
-        if principal.functions is not None and (function is None or function not in principal.functions):
+        if principal.functions is not None and (
+            function is None or function not in principal.functions
+        ):
             target = f"function '{function}'" if function else "models outside a function"
-            raise PermissionDenied(f"This key is not allowed to call {target}", param="model", code="out_of_scope")
+            raise PermissionDenied(
+                f"This key is not allowed to call {target}", param="model", code="out_of_scope"
+            )
         if principal.rpm_limit:
             wait = self._limiter.wait_time(principal.id, principal.rpm_limit)
             if wait:

@@ -8,7 +8,8 @@ as ``("functions", "support-bot", "variants", "concise")``.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -64,10 +65,15 @@ class ConfigAdmin:
         check(updated)
         try:
             new = await self.guard(
-                self.live.versions.create(updated, parent=info.version, author=author, comment=comment, target=target)
+                self.live.versions.create(
+                    updated, parent=info.version, author=author, comment=comment, target=target
+                )
             )
         except StaleVersion:
-            raise Conflict("Another edit was committed at the same time; reload and retry", code="stale_version") from None
+            raise Conflict(
+                "Another edit was committed at the same time; reload and retry",
+                code="stale_version",
+            ) from None
         await self.guard(self.live.refresh())
         return new
 
@@ -78,7 +84,13 @@ class ConfigAdmin:
             document.clear()
             document.update(copy.deepcopy(old))
 
-        return await self.write(restore, author=author, comment=f"rollback to version {version}", if_match=if_match, target="config")
+        return await self.write(
+            restore,
+            author=author,
+            comment=f"rollback to version {version}",
+            if_match=if_match,
+            target="config",
+        )
 
     async def guard(self, operation: Any) -> Any:
         try:
@@ -97,7 +109,8 @@ def check(document: Document) -> None:
     problems = validate_document(document)
     if problems:
         raise InvalidRequest(
-            f"The config would have {len(problems)} problem(s): " + "; ".join(str(p) for p in problems),
+            f"The config would have {len(problems)} problem(s): "
+            + "; ".join(str(p) for p in problems),
             code="invalid_config",
             problems=[{"key": p.key, "message": p.message} for p in problems],
         )
@@ -119,7 +132,9 @@ def parent_of(document: Document, path: Path) -> dict[str, Any]:
     for depth, key in enumerate(path[:-1]):
         if key not in node:
             if depth % 2 == 1:
-                raise NotFound(f"'{'.'.join(path[: depth + 1])}' does not exist in the current config")
+                raise NotFound(
+                    f"'{'.'.join(path[: depth + 1])}' does not exist in the current config"
+                )
             node[key] = {}
         node = node[key]
         if not isinstance(node, dict):

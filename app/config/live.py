@@ -59,7 +59,11 @@ class LiveConfig:
             raise
         except Exception as exc:  # the database is down: serve the files until it is back
             self.mark_down(exc)
-            log.warning("config store unreachable (%s); serving %s until it is back", exc, self.settings.config_dir)
+            log.warning(
+                "config store unreachable (%s); serving %s until it is back",
+                exc,
+                self.settings.config_dir,
+            )
             _, snapshot = directory_document(self.settings.config_dir)
         self.holder = ConfigHolder(snapshot)
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="config-poll"))
@@ -94,7 +98,10 @@ class LiveConfig:
 
     async def probe(self) -> tuple[bool, str]:
         if self.database_ok:
-            return True, f"reachable; serving version {self.holder.current.version if self.holder else '?'}"
+            return (
+                True,
+                f"reachable; serving version {self.holder.current.version if self.holder else '?'}",
+            )
         return False, f"unreachable ({self.database_error}); serving the last loaded config"
 
     async def _load_from_store(self) -> Snapshot:
@@ -104,13 +111,22 @@ class LiveConfig:
         if stored is None:
             document, _ = directory_document(self.settings.config_dir)
             info = await self.versions.create(
-                document, parent=0, author=BOOTSTRAP_AUTHOR, target="config",
+                document,
+                parent=0,
+                author=BOOTSTRAP_AUTHOR,
+                target="config",
                 comment=f"initial config from {self.settings.config_dir}",
             )
-            log.info("config store was empty: applied %s as version %d", self.settings.config_dir, info.version)
+            log.info(
+                "config store was empty: applied %s as version %d",
+                self.settings.config_dir,
+                info.version,
+            )
             stored = (info, document)
         info, document = stored
-        snapshot = await asyncio.to_thread(build_snapshot, document, version=info.version, pool=self.pool)
+        snapshot = await asyncio.to_thread(
+            build_snapshot, document, version=info.version, pool=self.pool
+        )
         self.auth.load(await self.keys.all_for_auth())
         self.mark_up()
         return snapshot
@@ -118,9 +134,16 @@ class LiveConfig:
     async def _swap_to(self, version: int, document: dict[str, Any]) -> None:
         assert self.holder is not None
         try:
-            snapshot = await asyncio.to_thread(build_snapshot, document, version=version, pool=self.pool)
+            snapshot = await asyncio.to_thread(
+                build_snapshot, document, version=version, pool=self.pool
+            )
         except ConfigError as exc:  # written by an older or newer gateway with other rules
-            log.error("config version %d does not compile here; keeping version %d:\n%s", version, self.holder.current.version, exc)
+            log.error(
+                "config version %d does not compile here; keeping version %d:\n%s",
+                version,
+                self.holder.current.version,
+                exc,
+            )
             return
         self.holder.swap(snapshot)
         log.info("now serving config version %d", version)
@@ -143,7 +166,11 @@ class LiveConfig:
                 self.mark_down(exc)
 
     async def _listen_loop(self) -> None:
-        dsn = make_url(self.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        dsn = (
+            make_url(self.database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
         while True:
             try:
                 connection = await asyncpg.connect(dsn, timeout=3)

@@ -18,7 +18,13 @@ FUNCTIONS_DIR = "functions"
 TEMPLATE_SUFFIX = ".system.jinja"
 SECTIONS = ("providers", "models", "metrics")
 # A key every entry of a section has; used to tell an entry from a table TOML nested by a dot.
-ENTRY_MARKERS = {"providers": "type", "models": "routing", "metrics": "type", "variants": "model", "campaigns": "variants"}
+ENTRY_MARKERS = {
+    "providers": "type",
+    "models": "routing",
+    "metrics": "type",
+    "variants": "model",
+    "campaigns": "variants",
+}
 
 
 class Sources:
@@ -51,13 +57,21 @@ def load_directory(path: str | Path) -> tuple[dict[str, Any], Sources, list[Prob
     gateway_path = root / GATEWAY_FILE
     gateway = _read_toml(gateway_path, problems) if gateway_path.exists() else None
     if gateway is None and not gateway_path.exists():
-        problems.append(Problem(str(gateway_path), "", "missing (providers, models and metrics live here)"))
+        problems.append(
+            Problem(str(gateway_path), "", "missing (providers, models and metrics live here)")
+        )
     for key, value in (gateway or {}).items():
         if key in SECTIONS:
             document[key] = join_dotted_names(value, ENTRY_MARKERS[key])
             sources.add(key, str(gateway_path))
         else:
-            problems.append(Problem(str(gateway_path), key, f"unknown section (expected one of {', '.join(SECTIONS)})"))
+            problems.append(
+                Problem(
+                    str(gateway_path),
+                    key,
+                    f"unknown section (expected one of {', '.join(SECTIONS)})",
+                )
+            )
 
     functions_dir = root / FUNCTIONS_DIR
     for file in sorted(functions_dir.glob("*.toml")) if functions_dir.is_dir() else ():
@@ -85,7 +99,12 @@ def join_dotted_names(table: Any, marker: str) -> Any:
         return table
     joined: dict[str, Any] = {}
     for name, value in table.items():
-        nested = isinstance(value, dict) and value and marker not in value and all(isinstance(v, dict) for v in value.values())
+        nested = (
+            isinstance(value, dict)
+            and value
+            and marker not in value
+            and all(isinstance(v, dict) for v in value.values())
+        )
         if nested:
             for sub, entry in join_dotted_names(value, marker).items():
                 joined[f"{name}.{sub}"] = entry
@@ -104,10 +123,14 @@ def _attach_templates(
         variant = template.name[: -len(TEMPLATE_SUFFIX)]
         key = f"functions.{name}.variants.{variant}"
         if not isinstance(variants, dict) or not isinstance(variants.get(variant), dict):
-            problems.append(Problem(str(template), key, "template file for a variant that does not exist"))
+            problems.append(
+                Problem(str(template), key, "template file for a variant that does not exist")
+            )
             continue
         if "system_template" in variants[variant]:
-            problems.append(Problem(str(template), f"{key}.system_template", "given both inline and as a file"))
+            problems.append(
+                Problem(str(template), f"{key}.system_template", "given both inline and as a file")
+            )
             continue
         variants[variant]["system_template"] = template.read_text()
         sources.add(f"{key}.system_template", str(template))

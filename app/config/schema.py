@@ -128,7 +128,13 @@ class VariantConfig(_Config):
 
 # Variant fields that are default request parameters, applied unless the request sets them.
 VARIANT_PARAMS = (
-    "temperature", "top_p", "max_tokens", "stop", "frequency_penalty", "presence_penalty", "seed",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stop",
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
 )
 
 
@@ -150,7 +156,9 @@ class ToolConfig(_Config):
     """
 
     description: str = ""
-    parameters: dict[str, Any] = msgspec.field(default_factory=lambda: {"type": "object", "properties": {}})
+    parameters: dict[str, Any] = msgspec.field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
     strict: bool | None = None
 
 

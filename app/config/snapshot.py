@@ -75,7 +75,9 @@ class CompiledVariant:
     routes: tuple[Route, ...]
     template: SystemTemplate | None
     params: dict[str, Any]  # default request parameters the variant fixes (typed as a request's)
-    extra: dict[str, Any] = field(default_factory=dict)  # extra_body keys no request field knows: sent as is
+    extra: dict[str, Any] = field(
+        default_factory=dict
+    )  # extra_body keys no request field knows: sent as is
     tools: dict[str, Tool] = field(default_factory=dict)  # the server-side tools it offers, by name
 
 
@@ -87,7 +89,7 @@ class WeightTable:
     cumulative: tuple[float, ...]
 
     @classmethod
-    def from_weights(cls, weights: dict[str, float]) -> "WeightTable":
+    def from_weights(cls, weights: dict[str, float]) -> WeightTable:
         live = [(name, w) for name, w in weights.items() if w > 0]
         total = sum(w for _, w in live)
         running, cumulative = 0.0, []
@@ -99,7 +101,7 @@ class WeightTable:
         return cls(tuple(n for n, _ in live), tuple(cumulative))
 
     def pick(self, fraction: float) -> str:
-        for name, edge in zip(self.names, self.cumulative):
+        for name, edge in zip(self.names, self.cumulative, strict=False):
             if fraction < edge:
                 return name
         return self.names[-1]
@@ -127,7 +129,9 @@ class CompiledFunction:
     schema: Any  # a compiled jsonschema_rs validator, or None
     campaigns: dict[str, CompiledCampaign]
     active_campaign: CompiledCampaign | None
-    tools: dict[str, Tool] = field(default_factory=dict)  # every server-side tool, by name (= toggle id)
+    tools: dict[str, Tool] = field(
+        default_factory=dict
+    )  # every server-side tool, by name (= toggle id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +230,9 @@ class _Builder:
         unknown = set(self.document) - {"providers", "models", "metrics", "functions"}
         for key in sorted(unknown):
             self.problem(key, "unknown top-level section")
-        provider_configs: dict[str, ProviderConfig] = self.section("providers", ProviderConfig, _NAME)
+        provider_configs: dict[str, ProviderConfig] = self.section(
+            "providers", ProviderConfig, _NAME
+        )
         model_configs: dict[str, ModelConfig] = self.section("models", ModelConfig, _MODEL_NAME)
         metric_configs: dict[str, MetricConfig] = self.section("metrics", MetricConfig, _NAME)
         metrics = {**BUILTIN_METRICS, **metric_configs}
@@ -235,7 +241,9 @@ class _Builder:
                 self.problem(f"metrics.{builtin}", f"is built in with type '{config.type}'")
 
         providers = {
-            n: build_provider(n, c, self.pool) for n, c in provider_configs.items() if self.check_provider(n, c)
+            n: build_provider(n, c, self.pool)
+            for n, c in provider_configs.items()
+            if self.check_provider(n, c)
         }
         models = {n: self.model_routes(n, c, providers) for n, c in model_configs.items()}
         function_configs = {
@@ -251,7 +259,10 @@ class _Builder:
         for function in functions.values():
             for campaign in function.campaigns.values():
                 if campaign.id in campaigns_by_id:
-                    self.problem(f"functions.{function.name}.campaigns.{campaign.key}.id", "campaign id is used twice")
+                    self.problem(
+                        f"functions.{function.name}.campaigns.{campaign.key}.id",
+                        "campaign id is used twice",
+                    )
                 campaigns_by_id[campaign.id] = campaign
         if self.problems:
             return None
@@ -261,7 +272,9 @@ class _Builder:
             metrics=metric_configs,
             functions=function_configs,
         )
-        return Snapshot(version, config, self.document, providers, models, functions, metrics, campaigns_by_id)
+        return Snapshot(
+            version, config, self.document, providers, models, functions, metrics, campaigns_by_id
+        )
 
     def check_provider(self, name: str, config: ProviderConfig) -> bool:
         """Checks a provider's config beyond its types; only a sound one is built."""
@@ -270,14 +283,19 @@ class _Builder:
             self.problem(f"providers.{name}.params", problem)
         return not problems
 
-    def model_routes(self, name: str, config: ModelConfig, providers: dict[str, Provider]) -> tuple[Route, ...]:
+    def model_routes(
+        self, name: str, config: ModelConfig, providers: dict[str, Provider]
+    ) -> tuple[Route, ...]:
         policy = RoutePolicy.from_config(config.retries, config.max_ttft_ms)
         routes = []
         for i, entry in enumerate(config.routing):
             provider = providers.get(entry.provider)
             if provider is None:
                 if entry.provider not in (self.document.get("providers") or {}):
-                    self.problem(f"models.{name}.routing[{i}].provider", f"unknown provider '{entry.provider}'")
+                    self.problem(
+                        f"models.{name}.routing[{i}].provider",
+                        f"unknown provider '{entry.provider}'",
+                    )
             else:
                 routes.append(Route(provider, entry.name, policy))
         return tuple(routes)
@@ -298,7 +316,11 @@ class _Builder:
         variants = self.decode_each(variants_raw, VariantConfig, f"{key}.variants")
         campaigns = self.decode_each(campaigns_raw, CampaignConfig, f"{key}.campaigns")
         base = self.decode({**raw, "variants": {}}, FunctionConfig, key)
-        if base is None or len(variants) != len(variants_raw) or len(campaigns) != len(campaigns_raw):
+        if (
+            base is None
+            or len(variants) != len(variants_raw)
+            or len(campaigns) != len(campaigns_raw)
+        ):
             return None
         return msgspec.structs.replace(base, variants=variants, campaigns=campaigns)
 
@@ -326,7 +348,8 @@ class _Builder:
         tools = {
             tool_name: tool
             for tool_name, tool_config in config.tools.items()
-            if (tool := self.compile_tool(tool_name, tool_config, f"{key}.tools.{tool_name}")) is not None
+            if (tool := self.compile_tool(tool_name, tool_config, f"{key}.tools.{tool_name}"))
+            is not None
         }
         variants = {}
         for variant_name, variant in config.variants.items():
@@ -335,7 +358,10 @@ class _Builder:
                 self.problem(vkey, "invalid variant name (letters, digits, . _ - : only)")
             routes = resolve_model_reference(variant.model, models, providers)
             if routes is None:
-                self.problem(f"{vkey}.model", f"unknown model '{variant.model}' (not a model, nor model@provider)")
+                self.problem(
+                    f"{vkey}.model",
+                    f"unknown model '{variant.model}' (not a model, nor model@provider)",
+                )
             template = None
             if variant.system_template is not None:
                 try:
@@ -344,15 +370,23 @@ class _Builder:
                     self.problem(f"{vkey}.system_template", str(exc))
             if template is not None and declared is not None:
                 for missing in sorted(template.variables - declared):
-                    self.problem(f"{vkey}.system_template", f"uses '{missing}', which system_schema does not declare")
-            params = {p: getattr(variant, p) for p in VARIANT_PARAMS if getattr(variant, p) is not None}
+                    self.problem(
+                        f"{vkey}.system_template",
+                        f"uses '{missing}', which system_schema does not declare",
+                    )
+            params = {
+                p: getattr(variant, p) for p in VARIANT_PARAMS if getattr(variant, p) is not None
+            }
             known = {k: v for k, v in variant.extra_body.items() if k in _REQUEST_PARAMS}
             params.update(self.typed_params(known, f"{vkey}.extra_body"))
             extra = {k: v for k, v in variant.extra_body.items() if k not in _REQUEST_PARAMS}
             offered = config.tools if variant.tools is None else variant.tools
             for tool_name in variant.tools or ():
                 if tool_name not in config.tools:
-                    self.problem(f"{vkey}.tools", f"unknown tool '{tool_name}' (not in the function's [tools])")
+                    self.problem(
+                        f"{vkey}.tools",
+                        f"unknown tool '{tool_name}' (not in the function's [tools])",
+                    )
             variant_tools = {t: tools[t] for t in offered if t in tools}
             variants[variant_name] = CompiledVariant(
                 variant_name, variant, routes or (), template, params, extra, variant_tools
@@ -363,32 +397,51 @@ class _Builder:
         weights = {v: c.weight for v, c in config.variants.items()}
         table = WeightTable.from_weights(weights) if sum(weights.values()) > 0 else None
         if table is None and config.default_variant is None and config.variants:
-            self.problem(f"{key}.variants", "variant weights sum to 0 and there is no default_variant")
+            self.problem(
+                f"{key}.variants", "variant weights sum to 0 and there is no default_variant"
+            )
 
         campaigns = {
-            ckey: self.compile_campaign(name, ckey, c, config, metrics) for ckey, c in config.campaigns.items()
+            ckey: self.compile_campaign(name, ckey, c, config, metrics)
+            for ckey, c in config.campaigns.items()
         }
         active = [c for c in campaigns.values() if c.active]
         if len(active) > 1:
-            self.problem(f"{key}.campaigns", f"more than one active campaign ({', '.join(c.key for c in active)})")
-        return CompiledFunction(name, config, variants, table, schema, campaigns, active[0] if active else None, tools)
+            self.problem(
+                f"{key}.campaigns",
+                f"more than one active campaign ({', '.join(c.key for c in active)})",
+            )
+        return CompiledFunction(
+            name, config, variants, table, schema, campaigns, active[0] if active else None, tools
+        )
 
     def typed_params(self, params: dict[str, Any], key: str) -> dict[str, Any]:
         """Request parameters from config, validated and typed exactly as a request's would be."""
         if not params:
             return {}
-        request = self.decode({**params, "messages": [{"role": "user", "content": "-"}]}, ChatRequest, key)
+        request = self.decode(
+            {**params, "messages": [{"role": "user", "content": "-"}]}, ChatRequest, key
+        )
         return {name: getattr(request, name) for name in params} if request is not None else {}
 
     def compile_tool(self, name: str, config: ToolConfig, key: str) -> Tool | None:
         self.compile_schema(config.parameters, f"{key}.parameters")
-        function = {"name": name, "description": config.description or None, "parameters": config.parameters}
+        function = {
+            "name": name,
+            "description": config.description or None,
+            "parameters": config.parameters,
+        }
         if config.strict is not None:
             function["strict"] = config.strict
         return self.decode({"type": "function", "function": function}, Tool, key)
 
     def compile_campaign(
-        self, function: str, key: str, config: CampaignConfig, fconfig: FunctionConfig, metrics: dict[str, MetricConfig]
+        self,
+        function: str,
+        key: str,
+        config: CampaignConfig,
+        fconfig: FunctionConfig,
+        metrics: dict[str, MetricConfig],
     ) -> CompiledCampaign:
         ckey = f"functions.{function}.campaigns.{key}"
         for variant in config.variants:
@@ -402,7 +455,11 @@ class _Builder:
             if guardrail not in metrics and guardrail not in BUILTIN_GUARDRAILS:
                 self.problem(f"{ckey}.guardrails", f"unknown metric '{guardrail}'")
         campaign_id = config.id or str(uuid.uuid5(CAMPAIGN_NAMESPACE, f"{function}/{key}"))
-        table = WeightTable.from_weights(config.variants) if sum(config.variants.values()) > 0 else WeightTable((), ())
+        table = (
+            WeightTable.from_weights(config.variants)
+            if sum(config.variants.values()) > 0
+            else WeightTable((), ())
+        )
         return CompiledCampaign(key, campaign_id, function, config, table)
 
     def compile_schema(self, schema: dict[str, Any] | None, key: str) -> Any:

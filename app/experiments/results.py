@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 
@@ -76,13 +77,20 @@ def find_campaign(snapshot: Snapshot, key: str, function: str | None) -> Compile
     if key in snapshot.campaigns_by_id:
         return snapshot.campaigns_by_id[key]
     matches = [
-        f.campaigns[key] for f in snapshot.functions.values() if key in f.campaigns and function in (None, f.name)
+        f.campaigns[key]
+        for f in snapshot.functions.values()
+        if key in f.campaigns and function in (None, f.name)
     ]
     if not matches:
-        raise NotFound(f"No campaign '{key}'" + (f" in function '{function}'" if function else ""), param="key")
+        raise NotFound(
+            f"No campaign '{key}'" + (f" in function '{function}'" if function else ""), param="key"
+        )
     if len(matches) > 1:
         names = ", ".join(c.function for c in matches)
-        raise InvalidRequest(f"Campaign '{key}' exists in several functions ({names}); pass ?function=", param="function")
+        raise InvalidRequest(
+            f"Campaign '{key}' exists in several functions ({names}); pass ?function=",
+            param="function",
+        )
     return matches[0]
 
 
@@ -91,7 +99,9 @@ class CampaignResultsService:
         self._config = config
         self._rows = rows
 
-    async def results(self, key: str, metric_name: str | None = None, function: str | None = None) -> CampaignResults:
+    async def results(
+        self, key: str, metric_name: str | None = None, function: str | None = None
+    ) -> CampaignResults:
         snapshot = self._config.current
         campaign = find_campaign(snapshot, key, function)
         metric_name = metric_name or campaign.config.metric
@@ -101,7 +111,10 @@ class CampaignResultsService:
         if metric is None:
             raise NotFound(f"No metric '{metric_name}'", param="metric")
         if metric.type not in ("boolean", "float"):
-            raise InvalidRequest(f"Metric '{metric_name}' is a {metric.type}; results need a boolean or float metric", param="metric")
+            raise InvalidRequest(
+                f"Metric '{metric_name}' is a {metric.type}; results need a boolean or float metric",
+                param="metric",
+            )
 
         variants = list(campaign.config.variants)
         control = variants[0]
@@ -111,45 +124,79 @@ class CampaignResultsService:
         stats = await self._stats(samples, base, metric_name)
         welch = {}
         if metric.type == "float":
-            welch = {r[0]: r[1] for r in await self._rows(sql.WELCH.format(samples=samples), {**base, "metric": metric_name, "others": variants[1:]})}
-        best = {r[0]: r[1] for r in await self._rows(
-            sql.PROBABILITY_BEST.format(samples=samples, best="max" if metric.optimize == "max" else "min"),
-            {**base, "metric": metric_name, "is_boolean": int(metric.type == "boolean"), "draws": DRAWS},
-        )}
+            welch = {
+                r[0]: r[1]
+                for r in await self._rows(
+                    sql.WELCH.format(samples=samples),
+                    {**base, "metric": metric_name, "others": variants[1:]},
+                )
+            }
+        best = {
+            r[0]: r[1]
+            for r in await self._rows(
+                sql.PROBABILITY_BEST.format(
+                    samples=samples, best="max" if metric.optimize == "max" else "min"
+                ),
+                {
+                    **base,
+                    "metric": metric_name,
+                    "is_boolean": int(metric.type == "boolean"),
+                    "draws": DRAWS,
+                },
+            )
+        }
         guardrail_metrics = {
-            name: await self._stats(sql.SAMPLES_EPISODE if snapshot.metrics[name].level == "episode" else sql.SAMPLES_INFERENCE, base, name)
+            name: await self._stats(
+                sql.SAMPLES_EPISODE
+                if snapshot.metrics[name].level == "episode"
+                else sql.SAMPLES_INFERENCE,
+                base,
+                name,
+            )
             for name in campaign.config.guardrails
             if name in snapshot.metrics and snapshot.metrics[name].type in ("boolean", "float")
         }
-        srm_rows = await self._rows(sql.SRM, {**base, "variants": variants, "weights": [campaign.config.variants[v] for v in variants]})
+        srm_rows = await self._rows(
+            sql.SRM,
+            {
+                **base,
+                "variants": variants,
+                "weights": [campaign.config.variants[v] for v in variants],
+            },
+        )
 
         results = []
         for variant in variants:
             traffic = assignment.get(variant)
             stat = stats.get(variant)
             p_value = _p_value(metric.type, variant, control, stat, welch)
-            results.append(VariantResult(
-                variant=variant,
-                weight=campaign.config.variants[variant],
-                is_control=variant == control,
-                inferences=traffic[1] if traffic else 0,
-                units=traffic[2] if traffic else 0,
-                feedback_count=stat["n"] if stat else 0,
-                mean=_num(stat["mean"]) if stat else None,
-                std_error=_num(stat["se"]) if stat else None,
-                ci95=[_num(stat["ci_low"]), _num(stat["ci_high"])] if stat else None,
-                lift=_num(stat["lift"]) if stat and variant != control else None,
-                lift_abs=_num(stat["lift_abs"]) if stat and variant != control else None,
-                p_value=p_value,
-                significant=None if p_value is None else p_value < ALPHA,
-                probability_best=_num(best.get(variant)),
-                guardrails=Guardrails(
-                    error_rate=_num(traffic[3]) if traffic else None,
-                    p95_latency_ms=_num(traffic[4]) if traffic else None,
-                    avg_tokens=_num(traffic[5]) if traffic else None,
-                    metrics={name: _num(s[variant]["mean"]) if variant in s else None for name, s in guardrail_metrics.items()},
-                ),
-            ))
+            results.append(
+                VariantResult(
+                    variant=variant,
+                    weight=campaign.config.variants[variant],
+                    is_control=variant == control,
+                    inferences=traffic[1] if traffic else 0,
+                    units=traffic[2] if traffic else 0,
+                    feedback_count=stat["n"] if stat else 0,
+                    mean=_num(stat["mean"]) if stat else None,
+                    std_error=_num(stat["se"]) if stat else None,
+                    ci95=[_num(stat["ci_low"]), _num(stat["ci_high"])] if stat else None,
+                    lift=_num(stat["lift"]) if stat and variant != control else None,
+                    lift_abs=_num(stat["lift_abs"]) if stat and variant != control else None,
+                    p_value=p_value,
+                    significant=None if p_value is None else p_value < ALPHA,
+                    probability_best=_num(best.get(variant)),
+                    guardrails=Guardrails(
+                        error_rate=_num(traffic[3]) if traffic else None,
+                        p95_latency_ms=_num(traffic[4]) if traffic else None,
+                        avg_tokens=_num(traffic[5]) if traffic else None,
+                        metrics={
+                            name: _num(s[variant]["mean"]) if variant in s else None
+                            for name, s in guardrail_metrics.items()
+                        },
+                    ),
+                )
+            )
         return CampaignResults(
             campaign=campaign.key,
             campaign_id=campaign.id,
@@ -167,13 +214,28 @@ class CampaignResultsService:
             computed_at=time.time(),
         )
 
-    async def _stats(self, samples: str, base: dict[str, Any], metric: str) -> dict[str, dict[str, Any]]:
-        columns = ("variant", "n", "mean", "se", "ci_low", "ci_high", "lift_abs", "lift", "pooled", "z_p_value")
+    async def _stats(
+        self, samples: str, base: dict[str, Any], metric: str
+    ) -> dict[str, dict[str, Any]]:
+        columns = (
+            "variant",
+            "n",
+            "mean",
+            "se",
+            "ci_low",
+            "ci_high",
+            "lift_abs",
+            "lift",
+            "pooled",
+            "z_p_value",
+        )
         rows = await self._rows(sql.STATS.format(samples=samples), {**base, "metric": metric})
-        return {row[0]: dict(zip(columns, row)) for row in rows}
+        return {row[0]: dict(zip(columns, row, strict=False)) for row in rows}
 
 
-def _p_value(kind: str, variant: str, control: str, stat: dict[str, Any] | None, welch: dict[str, Any]) -> float | None:
+def _p_value(
+    kind: str, variant: str, control: str, stat: dict[str, Any] | None, welch: dict[str, Any]
+) -> float | None:
     if variant == control or stat is None:
         return None
     if kind == "boolean":

@@ -47,7 +47,11 @@ class FeedbackService:
         target_id, level, param = _target(request)
         metric = self._config.current.metrics.get(request.metric_name)
         if metric is None:
-            raise NotFound(f"Unknown metric '{request.metric_name}'", param="metric_name", code="metric_not_found")
+            raise NotFound(
+                f"Unknown metric '{request.metric_name}'",
+                param="metric_name",
+                code="metric_not_found",
+            )
         if request.metric_name != _ANY_LEVEL and metric.level != level:
             raise InvalidRequest(
                 f"Metric '{request.metric_name}' is {metric.level}-level, but {param} names an {level}",
@@ -61,24 +65,26 @@ class FeedbackService:
             raise NotFound(f"No {level} with id {target_id}", param=param, code="target_not_found")
         feedback_id = uuid7_str()
         if not request.dryrun:
-            self._sink.submit_feedback(FeedbackRecord(
-                id=feedback_id,
-                created_at=time.time(),
-                target_id=target_id,
-                target_level=level,
-                inference_id=info.inference_id,
-                episode_id=info.episode_id,
-                metric=request.metric_name,
-                type=metric.type,
-                value=numeric,
-                value_text=text,
-                tags=request.tags or {},
-                comment=request.comment or "",
-                function=info.function,
-                variant=info.variant,
-                campaign=info.campaign,
-                api_key_id=api_key_id,
-            ))
+            self._sink.submit_feedback(
+                FeedbackRecord(
+                    id=feedback_id,
+                    created_at=time.time(),
+                    target_id=target_id,
+                    target_level=level,
+                    inference_id=info.inference_id,
+                    episode_id=info.episode_id,
+                    metric=request.metric_name,
+                    type=metric.type,
+                    value=numeric,
+                    value_text=text,
+                    tags=request.tags or {},
+                    comment=request.comment or "",
+                    function=info.function,
+                    variant=info.variant,
+                    campaign=info.campaign,
+                    api_key_id=api_key_id,
+                )
+            )
         return feedback_id
 
     async def _find(self, target_id: str, level: Level) -> TargetInfo | None:
@@ -93,9 +99,14 @@ class FeedbackService:
     async def _check_preference(self, preference: Preference) -> None:
         if preference.preferred == preference.other:
             raise InvalidRequest("preferred and other must be different completions", param="value")
-        for name, ref in (("value.preferred", preference.preferred), ("value.other", preference.other)):
+        for name, ref in (
+            ("value.preferred", preference.preferred),
+            ("value.other", preference.other),
+        ):
             if await self._targets.find(str(ref), "inference") is None:
-                raise NotFound(f"No inference or completion {ref}", param=name, code="target_not_found")
+                raise NotFound(
+                    f"No inference or completion {ref}", param=name, code="target_not_found"
+                )
 
 
 def _as_preference(value: Any, metric: str) -> Preference:
@@ -118,18 +129,28 @@ def _target(request: FeedbackRequest) -> tuple[str, Level, str]:
         )
         if value is not None
     ]
-    if not given and request.metric_name and isinstance(request.value, dict) and "preferred" in request.value:
+    if (
+        not given
+        and request.metric_name
+        and isinstance(request.value, dict)
+        and "preferred" in request.value
+    ):
         return _preferred(request)
     if len(given) != 1:
         raise InvalidRequest(
-            "Name exactly one target: inference_id, completion_id or episode_id", param="inference_id"
+            "Name exactly one target: inference_id, completion_id or episode_id",
+            param="inference_id",
         )
     return given[0]  # type: ignore[return-value]
 
 
 def _preferred(request: FeedbackRequest) -> tuple[str, Level, str]:
     """A preference without an explicit target is about the preferred completion."""
-    return str(_as_preference(request.value, request.metric_name).preferred), "inference", "value.preferred"
+    return (
+        str(_as_preference(request.value, request.metric_name).preferred),
+        "inference",
+        "value.preferred",
+    )
 
 
 def _value(metric: MetricConfig, request: FeedbackRequest) -> tuple[float | None, str]:
@@ -140,15 +161,23 @@ def _value(metric: MetricConfig, request: FeedbackRequest) -> tuple[float | None
     kind = metric.type
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise InvalidRequest(f"Metric '{request.metric_name}' is boolean: value must be true or false", param="value")
+            raise InvalidRequest(
+                f"Metric '{request.metric_name}' is boolean: value must be true or false",
+                param="value",
+            )
         return float(value), ""
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidRequest(f"Metric '{request.metric_name}' is float: value must be a number", param="value")
+            raise InvalidRequest(
+                f"Metric '{request.metric_name}' is float: value must be a number", param="value"
+            )
         return float(value), ""
     if kind == "comment":
         if not isinstance(value, str) or not value.strip():
-            raise InvalidRequest(f"Metric '{request.metric_name}' is a comment: value must be non-empty text", param="value")
+            raise InvalidRequest(
+                f"Metric '{request.metric_name}' is a comment: value must be non-empty text",
+                param="value",
+            )
         return None, value
     if kind == "demonstration":
         return None, _demonstration(request.metric_name, value)

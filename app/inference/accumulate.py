@@ -7,7 +7,7 @@ from app.wire.response import AssistantMessage, ChatCompletionChunk, Choice, Fun
 
 
 class _ChoiceState:
-    __slots__ = ("content", "reasoning", "tools", "finish_reason")
+    __slots__ = ("content", "finish_reason", "reasoning", "tools")
 
     def __init__(self) -> None:
         self.content: list[str] = []
@@ -43,14 +43,18 @@ class StreamAccumulator:
                     tool.function.arguments += call.function.arguments or ""
             if choice.finish_reason:
                 state.finish_reason = choice.finish_reason
-            if self.first_token_at is None and (delta.content or delta.reasoning_content or delta.tool_calls):
+            if self.first_token_at is None and (
+                delta.content or delta.reasoning_content or delta.tool_calls
+            ):
                 self.first_token_at = now()
 
     def choices(self) -> list[Choice]:
         result = []
         for index in sorted(self._choices):
             state = self._choices[index]
-            message = AssistantMessage(content="".join(state.content) if state.content or not state.tools else None)
+            message = AssistantMessage(
+                content="".join(state.content) if state.content or not state.tools else None
+            )
             if state.reasoning:
                 message.reasoning_content = "".join(state.reasoning)
             if state.tools:

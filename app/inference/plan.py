@@ -58,7 +58,9 @@ class Plan:
 
     @property
     def campaign(self) -> str | None:
-        return self.assignment.campaign.key if self.assignment and self.assignment.campaign else None
+        return (
+            self.assignment.campaign.key if self.assignment and self.assignment.campaign else None
+        )
 
     @property
     def session_id(self) -> str | None:
@@ -129,7 +131,10 @@ def make_plan(snapshot: Snapshot, request: ChatRequest, body: bytes, context: Ca
 
 
 def _tools(
-    request: ChatRequest, model_name: str, function: CompiledFunction | None, variant: CompiledVariant | None
+    request: ChatRequest,
+    model_name: str,
+    function: CompiledFunction | None,
+    variant: CompiledVariant | None,
 ) -> list[Tool]:
     """The tools offered to the model: the variant's server-side tools, then the request's own.
 
@@ -147,7 +152,9 @@ def _tools(
         if tool.function is not None:
             client.append(tool)
         elif function is None or tool.id not in function.tools:
-            raise InvalidRequest(f"'{model_name}' declares no server-side tool '{tool.id}'", param=f"tools[{i}].id")
+            raise InvalidRequest(
+                f"'{model_name}' declares no server-side tool '{tool.id}'", param=f"tools[{i}].id"
+            )
         elif tool.enabled is False:
             server.pop(tool.id, None)
         else:
@@ -173,7 +180,9 @@ def _check_args(schema: Any, args: dict[str, Any]) -> None:
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required) and missing:
         path.append(str(missing))
     param = ".".join(["system_prompt_args", *path])
-    raise InvalidRequest(f"system_prompt_args does not match the function's schema: {error.message}", param=param)
+    raise InvalidRequest(
+        f"system_prompt_args does not match the function's schema: {error.message}", param=param
+    )
 
 
 def _upstream_message(message: Message) -> Message:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import AsyncIterator, Awaitable, Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import msgspec
 
@@ -59,7 +60,9 @@ class InferenceService:
 
     # -- the route walk ------------------------------------------------------------------------
 
-    async def _first_success(self, plan: Plan, call: Callable[[Route, ProviderRequest], Awaitable[T]]) -> _Success[T]:
+    async def _first_success(
+        self, plan: Plan, call: Callable[[Route, ProviderRequest], Awaitable[T]]
+    ) -> _Success[T]:
         """Try the plan's routes in order until ``call`` succeeds on one.
 
         Per route: skip it while its provider's circuit is open; retry it (same provider) on
@@ -80,7 +83,9 @@ class InferenceService:
                     try:
                         result = await call(route, request)
                     except ProviderError as exc:
-                        attempts.append(_attempt(plan, route, wall, started, exc, raw_request=exc.raw_request))
+                        attempts.append(
+                            _attempt(plan, route, wall, started, exc, raw_request=exc.raw_request)
+                        )
                         failures.append(exc)
                         if exc.counts_against_provider:
                             breaker.failure(exc.message)
@@ -101,9 +106,15 @@ class InferenceService:
                     breaker.success()
                     return _Success(route, result, started, wall, attempts)
                 else:  # the breaker said no: open, or opened by this very request's retries
-                    failures.append(ProviderError(route.provider_name, breaker.describe(), kind="circuit_open"))
+                    failures.append(
+                        ProviderError(route.provider_name, breaker.describe(), kind="circuit_open")
+                    )
         except asyncio.CancelledError:
-            self._record(plan, Outcome(status="cancelled", error="client disconnected", route=route), attempts)
+            self._record(
+                plan,
+                Outcome(status="cancelled", error="client disconnected", route=route),
+                attempts,
+            )
             raise
         raise self._fail(plan, failures, attempts)
 
@@ -134,7 +145,7 @@ class InferenceService:
     def _response(self, plan: Plan, completion: ChatCompletion, outcome: Outcome) -> ChatCompletion:
         completion.id = plan.inference_id
         completion.model = plan.model_name
-        for choice, completion_id in zip(completion.choices, outcome.completion_ids):
+        for choice, completion_id in zip(completion.choices, outcome.completion_ids, strict=False):
             choice.completion_id = completion_id
         completion.usage = _timed_usage(plan, outcome)
         _set_routing_fields(completion, plan)
@@ -151,7 +162,13 @@ class InferenceService:
         return self._relay(plan, done.route, done.result, done.attempts, done.wall, done.started)
 
     async def _relay(
-        self, plan: Plan, route: Route, opened: _OpenStream, attempts: list[AttemptRecord], wall: float, started: float
+        self,
+        plan: Plan,
+        route: Route,
+        opened: _OpenStream,
+        attempts: list[AttemptRecord],
+        wall: float,
+        started: float,
     ) -> AsyncIterator[bytes]:
         n = plan.request.n or 1
         outcome = Outcome(route=route, started=started, completion_ids=_completion_ids(plan, n))
@@ -204,7 +221,9 @@ class InferenceService:
             if outcome.status != "ok":
                 outcome.ended = now()
                 outcome.choices = accumulator.choices()
-                outcome.usage, outcome.usage_estimated = _usage(plan, upstream_usage, outcome.choices)
+                outcome.usage, outcome.usage_estimated = _usage(
+                    plan, upstream_usage, outcome.choices
+                )
                 outcome.first_token_at = accumulator.first_token_at
             attempts.append(_attempt(plan, route, wall, started, stream, outcome))
             self._record(plan, outcome, attempts)
@@ -212,7 +231,9 @@ class InferenceService:
 
     # -- shared -------------------------------------------------------------------------------
 
-    def _fail(self, plan: Plan, failures: list[ProviderError], attempts: list[AttemptRecord]) -> GatewayError:
+    def _fail(
+        self, plan: Plan, failures: list[ProviderError], attempts: list[AttemptRecord]
+    ) -> GatewayError:
         error = _failure_error(plan, failures)
         self._record(plan, Outcome(status="error", error=error.message), attempts)
         return error
@@ -244,7 +265,9 @@ class _OpenStream:
 
 def _request_for(plan: Plan, route: Route) -> ProviderRequest:
     request = plan.provider_request
-    ttft = None if request.stream else _first_token_deadline(plan, route)  # streams: see _open_stream
+    ttft = (
+        None if request.stream else _first_token_deadline(plan, route)
+    )  # streams: see _open_stream
     return msgspec.structs.replace(request, model=route.model, first_byte_timeout=ttft)
 
 
@@ -273,12 +296,20 @@ async def _open_stream(plan: Plan, route: Route, request: ProviderRequest) -> _O
             async for chunk in stream:
                 accumulator.add(chunk)
                 prelude.append(chunk)
-                if accumulator.first_token_at is not None or chunk.usage or any(c.finish_reason for c in chunk.choices):
+                if (
+                    accumulator.first_token_at is not None
+                    or chunk.usage
+                    or any(c.finish_reason for c in chunk.choices)
+                ):
                     break
     except TimeoutError:
         if not deadline.expired():
             raise
-        error = ProviderError(route.provider_name, f"no first token within {ttft * 1000:g} ms (max_ttft_ms)", kind="slow_first_token")  # type: ignore[operator]
+        error = ProviderError(
+            route.provider_name,
+            f"no first token within {ttft * 1000:g} ms (max_ttft_ms)",
+            kind="slow_first_token",
+        )  # type: ignore[operator]
     except ProviderError as exc:
         error = exc
     except asyncio.CancelledError:
@@ -318,7 +349,11 @@ def _set_routing_fields(target: ChatCompletion | ChatCompletionChunk, plan: Plan
 def _usage(plan: Plan, usage: Usage | None, choices: list[Choice]) -> tuple[Usage, bool]:
     """The provider's token counts, or our estimate (flagged) when it reported none."""
     if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
-        return Usage(usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens + usage.completion_tokens), False
+        return Usage(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.prompt_tokens + usage.completion_tokens,
+        ), False
     prompt = count_prompt_tokens(plan.provider_request.messages)
     completion = 0
     for choice in choices:
@@ -393,7 +428,10 @@ def _attempt(
     elif isinstance(result, ProviderReply):
         raw_request, response = result.raw_request, result.raw_response
     else:  # a stream: the raw response is the reassembled choices
-        raw_request, response = result.raw_request, encoder.encode(outcome.choices) if outcome else b""
+        raw_request, response = (
+            result.raw_request,
+            encoder.encode(outcome.choices) if outcome else b"",
+        )
     if outcome is not None:
         record.status = outcome.status
         record.error = outcome.error
@@ -409,7 +447,9 @@ def _attempt(
     return record
 
 
-def _inference_record(plan: Plan, outcome: Outcome, attempts: list[AttemptRecord]) -> InferenceRecord:
+def _inference_record(
+    plan: Plan, outcome: Outcome, attempts: list[AttemptRecord]
+) -> InferenceRecord:
     request = plan.request
     assignment = plan.assignment
     usage = outcome.usage or Usage()
@@ -435,16 +475,22 @@ def _inference_record(plan: Plan, outcome: Outcome, attempts: list[AttemptRecord
         error=outcome.error,
         input_messages=encoder.encode(request.messages).decode() if request.log_query_body else "",
         system_prompt=plan.system_prompt,
-        system_prompt_args=encoder.encode(request.system_prompt_args).decode() if request.system_prompt_args else "",
+        system_prompt_args=encoder.encode(request.system_prompt_args).decode()
+        if request.system_prompt_args
+        else "",
         params=encoder.encode(plan.provider_request.params).decode(),
-        output=encoder.encode(outcome.choices).decode() if request.log_response_body and outcome.choices else "",
+        output=encoder.encode(outcome.choices).decode()
+        if request.log_response_body and outcome.choices
+        else "",
         finish_reason=next((c.finish_reason for c in outcome.choices if c.finish_reason), "") or "",
         labels=plan.labels,
         tags=plan.tags,
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         usage_estimated=outcome.usage_estimated,
-        ttft_ms=(outcome.first_token_at - started) * 1000 if started is not None and outcome.first_token_at else None,
+        ttft_ms=(outcome.first_token_at - started) * 1000
+        if started is not None and outcome.first_token_at
+        else None,
         latency_ms=(ended - plan.context.received_at) * 1000,
         queue_ms=((started if started is not None else ended) - plan.context.received_at) * 1000,
         streamed=request.stream,

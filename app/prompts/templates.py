@@ -23,7 +23,7 @@ class TemplateProblem(Exception):
 
 
 class SystemTemplate:
-    __slots__ = ("source", "variables", "_env")
+    __slots__ = ("_env", "source", "variables")
 
     def __init__(self, source: str, env: minijinja.Environment, variables: frozenset[str]):
         self.source = source
@@ -45,7 +45,9 @@ def compile_template(source: str) -> SystemTemplate:
         message = _first_line(exc)
         line = _LOCATION.search(message)
         where = f" at line {line.group(1)}" if line else ""
-        raise TemplateProblem(f"template syntax error{where}: {_LOCATION.sub('', message).strip()}") from None
+        raise TemplateProblem(
+            f"template syntax error{where}: {_LOCATION.sub('', message).strip()}"
+        ) from None
     return SystemTemplate(source, env, frozenset(env.undeclared_variables_in_template(_NAME)))
 
 

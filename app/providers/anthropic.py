@@ -6,8 +6,8 @@ headers (``x-api-key``, ``anthropic-version``), non-streaming calls and the SSE 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import AsyncIterator
 
 import msgspec
 
@@ -40,7 +40,11 @@ class AnthropicProvider:
         self._upstream = Upstream(name, url, config, pool)
 
     def _headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json", "anthropic-version": self.config.anthropic_version, **self.config.headers}
+        headers = {
+            "content-type": "application/json",
+            "anthropic-version": self.config.anthropic_version,
+            **self.config.headers,
+        }
         key = self._upstream.api_key()
         if key:
             headers["x-api-key"] = key
@@ -58,16 +62,22 @@ class AnthropicProvider:
                 stream=request.stream,
             )
         except TranslationError as exc:
-            raise ProviderError(self.name, f"cannot translate the request for Anthropic: {exc}", kind="rejected") from None
+            raise ProviderError(
+                self.name, f"cannot translate the request for Anthropic: {exc}", kind="rejected"
+            ) from None
         return encoder.encode(body)
 
     async def complete(self, request: ProviderRequest) -> ProviderReply:
         body = self._body(request)
-        raw, first_byte_at = await self._upstream.post(body, self._headers(), request.first_byte_timeout)
+        raw, first_byte_at = await self._upstream.post(
+            body, self._headers(), request.first_byte_timeout
+        )
         try:
             message = message_decoder.decode(raw)
         except msgspec.MsgspecError as exc:
-            raise ProviderError(self.name, f"malformed message: {exc}", kind="protocol", raw_response=raw[:2000]) from None
+            raise ProviderError(
+                self.name, f"malformed message: {exc}", kind="protocol", raw_response=raw[:2000]
+            ) from None
         return ProviderReply(to_completion(message), body, raw, first_byte_at)
 
     def stream(self, request: ProviderRequest) -> GeneratorStream:
@@ -81,7 +91,12 @@ class AnthropicProvider:
                 try:
                     event = event_decoder.decode(data)
                 except msgspec.MsgspecError as exc:
-                    raise ProviderError(self.name, f"malformed stream event: {exc}", kind="protocol", raw_response=data[:2000]) from None
+                    raise ProviderError(
+                        self.name,
+                        f"malformed stream event: {exc}",
+                        kind="protocol",
+                        raw_response=data[:2000],
+                    ) from None
                 if event.type == "error":
                     error_type = event.error.type if event.error else ""
                     raise http_error(self.name, ERROR_STATUSES.get(error_type, 500), data)

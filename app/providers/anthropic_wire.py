@@ -19,8 +19,8 @@ from app.wire.response import (
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
-    ChunkChoice,
     Choice,
+    ChunkChoice,
     Delta,
     FunctionCall,
     ToolCall,
@@ -31,10 +31,22 @@ from app.wire.response import (
 # Request parameters this translation maps onto Anthropic fields. The rest of OpenAI's (n,
 # seed, penalties, logprobs, logit_bias...) have no Anthropic equivalent: dropped, or sent
 # under their own names when the request says drop_params: false.
-TRANSLATED_PARAMS = frozenset({
-    "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "tools",
-    "tool_choice", "parallel_tool_calls", "user", "response_format", "reasoning_effort",
-})
+TRANSLATED_PARAMS = frozenset(
+    {
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "user",
+        "response_format",
+        "reasoning_effort",
+    }
+)
 
 # OpenAI reasoning_effort → thinking budget_tokens (Anthropic's minimum budget is 1024).
 THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 32768}
@@ -83,7 +95,9 @@ def build_body(
     system, turns = translate_messages(messages)
     body: dict[str, Any] = {
         "model": model,
-        "max_tokens": params.get("max_completion_tokens") or params.get("max_tokens") or default_max_tokens,
+        "max_tokens": params.get("max_completion_tokens")
+        or params.get("max_tokens")
+        or default_max_tokens,
         "messages": turns,
     }
     if system:
@@ -109,7 +123,9 @@ def build_body(
     effort = params.get("reasoning_effort")
     if effort is not None and effort != "none":
         if effort not in THINKING_BUDGETS:
-            raise TranslationError(f"reasoning_effort must be one of none, {', '.join(THINKING_BUDGETS)}")
+            raise TranslationError(
+                f"reasoning_effort must be one of none, {', '.join(THINKING_BUDGETS)}"
+            )
         body["thinking"] = {"type": "enabled", "budget_tokens": THINKING_BUDGETS[effort]}
     if not drop_params:
         body.update((k, v) for k, v in params.items() if k not in TRANSLATED_PARAMS)
@@ -139,7 +155,9 @@ def _fit_thinking(body: dict[str, Any], drop_params: bool) -> None:
             body.pop("top_p")
 
 
-def translate_messages(messages: list[Message]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def translate_messages(
+    messages: list[Message],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(system blocks, turns)``; turns alternate user/assistant, consecutive ones merged."""
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
@@ -150,15 +168,22 @@ def translate_messages(messages: list[Message]) -> tuple[list[dict[str, Any]], l
         if message.role == "tool":
             role = "user"
             content = message.content
-            blocks = [{
-                "type": "tool_result",
-                "tool_use_id": message.tool_call_id,
-                "content": content if isinstance(content, str) else _blocks(content, f"messages[{i}]"),
-            }]
+            blocks = [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": message.tool_call_id,
+                    "content": content
+                    if isinstance(content, str)
+                    else _blocks(content, f"messages[{i}]"),
+                }
+            ]
         elif message.role == "assistant":
             role = "assistant"
             blocks = _blocks(message.content, f"messages[{i}]", text_only=True)
-            blocks.extend(_tool_use(call, f"messages[{i}].tool_calls[{j}]") for j, call in enumerate(message.tool_calls or ()))
+            blocks.extend(
+                _tool_use(call, f"messages[{i}].tool_calls[{j}]")
+                for j, call in enumerate(message.tool_calls or ())
+            )
         else:
             role = "user"
             blocks = _blocks(message.content, f"messages[{i}]")
@@ -182,9 +207,13 @@ def _blocks(content: Any, where: str, *, text_only: bool = False) -> list[dict[s
             if part.text:
                 blocks.append({"type": "text", "text": part.text})
         elif text_only:
-            raise TranslationError(f"{where}.content[{j}]: only text parts are allowed in this message for Anthropic")
+            raise TranslationError(
+                f"{where}.content[{j}]: only text parts are allowed in this message for Anthropic"
+            )
         elif isinstance(part, ImagePart):
-            blocks.append({"type": "image", "source": _source(part.image_url.url, f"{where}.content[{j}]")})
+            blocks.append(
+                {"type": "image", "source": _source(part.image_url.url, f"{where}.content[{j}]")}
+            )
         elif isinstance(part, FilePart):
             blocks.append(_document(part.file, f"{where}.content[{j}]"))
         elif isinstance(part, AudioPart):
@@ -210,9 +239,14 @@ def _data_url(url: str, where: str) -> tuple[str, str]:
 def _document(file: dict[str, Any], where: str) -> dict[str, Any]:
     data_url = file.get("file_data")
     if not isinstance(data_url, str):
-        raise TranslationError(f"{where}: Anthropic needs the file inline as file_data (file_id is provider-specific)")
+        raise TranslationError(
+            f"{where}: Anthropic needs the file inline as file_data (file_id is provider-specific)"
+        )
     media_type, data = _data_url(data_url, where)
-    block: dict[str, Any] = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    block: dict[str, Any] = {
+        "type": "document",
+        "source": {"type": "base64", "media_type": media_type, "data": data},
+    }
     if file.get("filename"):
         block["title"] = file["filename"]
     return block
@@ -231,7 +265,10 @@ def _tool_use(call: Any, where: str) -> dict[str, Any]:
 
 def _tool(tool: Any) -> dict[str, Any]:
     function = tool.function
-    spec: dict[str, Any] = {"name": function.name, "input_schema": function.parameters or {"type": "object", "properties": {}}}
+    spec: dict[str, Any] = {
+        "name": function.name,
+        "input_schema": function.parameters or {"type": "object", "properties": {}},
+    }
     if function.description:
         spec["description"] = function.description
     return spec
@@ -249,7 +286,9 @@ def _tool_choice(choice: Any, parallel: bool | None) -> dict[str, Any] | None:
     elif isinstance(choice, dict) and isinstance(choice.get("function"), dict):
         result = {"type": "tool", "name": choice["function"].get("name", "")}
     else:
-        raise TranslationError("tool_choice must be 'auto', 'required', 'none' or {'type': 'function', 'function': {'name': ...}}")
+        raise TranslationError(
+            "tool_choice must be 'auto', 'required', 'none' or {'type': 'function', 'function': {'name': ...}}"
+        )
     if parallel is False:
         result = result or {"type": "auto"}
         result["disable_parallel_tool_use"] = True
@@ -258,9 +297,16 @@ def _tool_choice(choice: Any, parallel: bool | None) -> dict[str, Any] | None:
 
 def _output_format(response_format: Any) -> dict[str, Any] | None:
     """``json_schema`` → structured outputs. ``json_object`` has no Anthropic equivalent: dropped."""
-    if response_format is None or response_format.type != "json_schema" or response_format.json_schema is None:
+    if (
+        response_format is None
+        or response_format.type != "json_schema"
+        or response_format.json_schema is None
+    ):
         return None
-    return {"type": "json_schema", "schema": response_format.json_schema.schema or {"type": "object"}}
+    return {
+        "type": "json_schema",
+        "schema": response_format.json_schema.schema or {"type": "object"},
+    }
 
 
 # -- replies ------------------------------------------------------------------------------------
@@ -275,7 +321,11 @@ class _Usage(msgspec.Struct):
     @property
     def prompt_tokens(self) -> int:
         """OpenAI's prompt_tokens counts cached input too; Anthropic reports it separately."""
-        return (self.input_tokens or 0) + (self.cache_creation_input_tokens or 0) + (self.cache_read_input_tokens or 0)
+        return (
+            (self.input_tokens or 0)
+            + (self.cache_creation_input_tokens or 0)
+            + (self.cache_read_input_tokens or 0)
+        )
 
 
 class _Block(msgspec.Struct):
@@ -284,7 +334,9 @@ class _Block(msgspec.Struct):
     thinking: str = ""
     id: str = ""
     name: str = ""
-    input: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))  # raw JSON: the arguments as is
+    input: msgspec.Raw = msgspec.field(
+        default_factory=lambda: msgspec.Raw(b"{}")
+    )  # raw JSON: the arguments as is
 
 
 class AnthropicMessage(msgspec.Struct):
@@ -361,7 +413,15 @@ event_decoder = msgspec.json.Decoder(StreamEvent)
 class StreamTranslator:
     """Turns one stream's events into OpenAI chunks; holds that stream's state."""
 
-    __slots__ = ("id", "model", "created", "tool_index", "prompt_tokens", "completion_tokens", "finished")
+    __slots__ = (
+        "completion_tokens",
+        "created",
+        "finished",
+        "id",
+        "model",
+        "prompt_tokens",
+        "tool_index",
+    )
 
     def __init__(self) -> None:
         self.id = ""
@@ -389,8 +449,14 @@ class StreamTranslator:
             return None
         if kind == "message_stop":
             self.finished = True
-            final = ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[])
-            final.usage = Usage(self.prompt_tokens, self.completion_tokens, self.prompt_tokens + self.completion_tokens)
+            final = ChatCompletionChunk(
+                id=self.id, created=self.created, model=self.model, choices=[]
+            )
+            final.usage = Usage(
+                self.prompt_tokens,
+                self.completion_tokens,
+                self.prompt_tokens + self.completion_tokens,
+            )
             return final
         return None  # ping, content_block_stop, and event types added after this was written
 
@@ -411,7 +477,9 @@ class StreamTranslator:
         if delta.type == "thinking_delta":
             return self._chunk(Delta(reasoning_content=delta.thinking))
         if delta.type == "input_json_delta" and delta.partial_json and index in self.tool_index:
-            call = ToolCallDelta(self.tool_index[index], function=FunctionCall(arguments=delta.partial_json))
+            call = ToolCallDelta(
+                self.tool_index[index], function=FunctionCall(arguments=delta.partial_json)
+            )
             return self._chunk(Delta(tool_calls=[call]))
         return None  # signature_delta, citations_delta: nothing OpenAI-shaped to say
 

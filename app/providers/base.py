@@ -6,14 +6,24 @@ the pipeline only ever sees :mod:`app.wire.response` types.
 from __future__ import annotations
 
 import time
-from typing import Any, AsyncIterator, Literal, Protocol
+from collections.abc import AsyncIterator
+from typing import Any, Literal, Protocol
 
 import msgspec
 
 from app.providers.breaker import CircuitBreaker
 from app.wire.response import ChatCompletion, ChatCompletionChunk
 
-ErrorKind = Literal["connect", "timeout", "slow_first_token", "http", "protocol", "config", "rejected", "circuit_open"]
+ErrorKind = Literal[
+    "connect",
+    "timeout",
+    "slow_first_token",
+    "http",
+    "protocol",
+    "config",
+    "rejected",
+    "circuit_open",
+]
 
 
 class ProviderRequest(msgspec.Struct):
@@ -79,7 +89,11 @@ class ProviderError(Exception):
         """
         if self.kind == "connect":
             return True
-        return self.kind == "http" and self.status is not None and (self.status == 429 or self.status >= 500)
+        return (
+            self.kind == "http"
+            and self.status is not None
+            and (self.status == 429 or self.status >= 500)
+        )
 
     @property
     def timed_out(self) -> bool:
@@ -116,7 +130,7 @@ class Provider(Protocol):
 class GeneratorStream:
     """Adapts an async generator of chunks to :class:`ProviderStream`."""
 
-    __slots__ = ("raw_request", "_gen")
+    __slots__ = ("_gen", "raw_request")
 
     def __init__(self, raw_request: bytes, gen: AsyncIterator[ChatCompletionChunk]):
         self.raw_request = raw_request

@@ -16,7 +16,7 @@ from app.config.schema import BreakerConfig
 
 
 class CircuitBreaker:
-    __slots__ = ("_threshold", "_cooldown", "_failures", "_opened_at", "_probing", "last_error")
+    __slots__ = ("_cooldown", "_failures", "_opened_at", "_probing", "_threshold", "last_error")
 
     def __init__(self, config: BreakerConfig) -> None:
         self._threshold = config.failures

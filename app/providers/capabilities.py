@@ -23,10 +23,19 @@ PARAM_PRESETS: dict[str, frozenset[str]] = {
     # vLLM, SGLang, TGI, TIR, Together, Fireworks: OpenAI's parameters plus vLLM's extensions.
     "vllm": KNOWN_PARAMS,
     # SambaNova Cloud, as its chat completions reference lists them.
-    "sambanova": frozenset((
-        "max_tokens", "temperature", "top_p", "top_k", "stop", "tools", "tool_choice",
-        "response_format", "stream_options",
-    )),
+    "sambanova": frozenset(
+        (
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "top_k",
+            "stop",
+            "tools",
+            "tool_choice",
+            "response_format",
+            "stream_options",
+        )
+    ),
 }
 
 
@@ -42,7 +51,7 @@ def param_problems(declared: str | list[str]) -> list[str]:
     if isinstance(declared, str):
         if declared in PARAM_PRESETS:
             return []
-        return [f"unknown preset '{declared}' (expected one of {', '.join(PARAM_PRESETS)}, or a list)"]
-    return [
-        f"unknown parameter '{name}'" for name in declared if name not in KNOWN_PARAMS
-    ]
+        return [
+            f"unknown preset '{declared}' (expected one of {', '.join(PARAM_PRESETS)}, or a list)"
+        ]
+    return [f"unknown parameter '{name}'" for name in declared if name not in KNOWN_PARAMS]

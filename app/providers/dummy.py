@@ -13,7 +13,8 @@ import itertools
 import re
 import time
 import uuid
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 
@@ -25,8 +26,8 @@ from app.wire.response import (
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
-    ChunkChoice,
     Choice,
+    ChunkChoice,
     Delta,
     FunctionCall,
     ToolCall,
@@ -62,7 +63,11 @@ class DummyProvider:
         deadline = request.first_byte_timeout
         if deadline is not None and self._ttft > deadline:
             await asyncio.sleep(deadline)
-            raise ProviderError(self.name, f"no first byte within {deadline * 1000:g} ms (max_ttft_ms)", kind="slow_first_token")
+            raise ProviderError(
+                self.name,
+                f"no first byte within {deadline * 1000:g} ms (max_ttft_ms)",
+                kind="slow_first_token",
+            )
         if self._ttft:
             await asyncio.sleep(self._ttft)
         first_byte_at = now()
@@ -78,7 +83,10 @@ class DummyProvider:
             id=self._id(),
             created=int(time.time()),
             model=request.model,
-            choices=[Choice(index=i, message=message, finish_reason=answer.finish_reason) for i in range(n)],
+            choices=[
+                Choice(index=i, message=message, finish_reason=answer.finish_reason)
+                for i in range(n)
+            ],
             usage=self._usage(request, answer, n),
         )
         return ProviderReply(completion, raw_request, encoder.encode(completion), first_byte_at)
@@ -96,7 +104,10 @@ class DummyProvider:
                 id=ident,
                 created=created,
                 model=request.model,
-                choices=[ChunkChoice(index=i, delta=d, finish_reason=finish) for i, d in enumerate(deltas)],
+                choices=[
+                    ChunkChoice(index=i, delta=d, finish_reason=finish)
+                    for i, d in enumerate(deltas)
+                ],
             )
 
         if self._ttft:
@@ -104,10 +115,18 @@ class DummyProvider:
         yield chunk([Delta(role="assistant", content="") for _ in range(n)])
         if answer.tool_call:
             call = answer.tool_call
-            yield chunk([
-                Delta(tool_calls=[ToolCallDelta(0, call.id, "function", FunctionCall(call.function.name, ""))])
-                for _ in range(n)
-            ])
+            yield chunk(
+                [
+                    Delta(
+                        tool_calls=[
+                            ToolCallDelta(
+                                0, call.id, "function", FunctionCall(call.function.name, "")
+                            )
+                        ]
+                    )
+                    for _ in range(n)
+                ]
+            )
         for i, token in enumerate(answer.tokens):
             if i and self._per_token:
                 await asyncio.sleep(self._per_token)
@@ -127,7 +146,10 @@ class DummyProvider:
         prompt = _last_user_text(request.messages)
         if mode == "tool_call":
             arguments = msgspec.json.encode({"query": prompt}).decode()
-            call = ToolCall(f"call_{uuid.uuid4().hex[:24]}", FunctionCall(_tool_name(request, self.config.tool_name), arguments))
+            call = ToolCall(
+                f"call_{uuid.uuid4().hex[:24]}",
+                FunctionCall(_tool_name(request, self.config.tool_name), arguments),
+            )
             return _Answer("", call, "tool_calls", _TOKEN.findall(arguments))
         if mode == "json":
             text = msgspec.json.encode({"answer": prompt}).decode()
@@ -170,11 +192,15 @@ def _last_user_text(messages: list[Any]) -> str:
 
 def _tool_name(request: ProviderRequest, default: str) -> str:
     for tool in request.params.get("tools") or ():
-        function = tool.get("function") if isinstance(tool, dict) else getattr(tool, "function", None)
+        function = (
+            tool.get("function") if isinstance(tool, dict) else getattr(tool, "function", None)
+        )
         if function is not None:
             return function["name"] if isinstance(function, dict) else function.name
     return default
 
 
 def _encode_request(request: ProviderRequest) -> bytes:
-    return encoder.encode({"model": request.model, "messages": request.messages, **request.params, **request.extra})
+    return encoder.encode(
+        {"model": request.model, "messages": request.messages, **request.params, **request.extra}
+    )

@@ -17,7 +17,9 @@ class HttpPool:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300, keepalive_timeout=30)
+            connector = aiohttp.TCPConnector(
+                limit=self._limit, ttl_dns_cache=300, keepalive_timeout=30
+            )
             # read_bufsize bounds the longest SSE line; tool-call arguments can be large.
             self._session = aiohttp.ClientSession(
                 connector=connector, read_bufsize=2**20, auto_decompress=True

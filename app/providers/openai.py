@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any, AsyncIterator
+from typing import Any
 
 import msgspec
 
@@ -23,7 +24,9 @@ class OpenAIProvider:
         self.name = name
         self.config = config
         self.breaker = CircuitBreaker(config.circuit_breaker)
-        self._upstream = Upstream(name, config.base_url.rstrip("/") + "/chat/completions", config, pool)
+        self._upstream = Upstream(
+            name, config.base_url.rstrip("/") + "/chat/completions", config, pool
+        )
         accepted = accepted_params(config.params)
         # None: the server takes every parameter the gateway knows, so there is nothing to filter.
         self._accepted = None if accepted >= KNOWN_PARAMS else accepted
@@ -40,7 +43,12 @@ class OpenAIProvider:
         params = request.params
         if request.drop_params and self._accepted is not None:
             params = {k: v for k, v in params.items() if k in self._accepted}
-        body: dict[str, Any] = {"model": request.model, "messages": request.messages, **params, **request.extra}
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": request.messages,
+            **params,
+            **request.extra,
+        }
         if request.stream:
             body["stream"] = True
             # Asked for whenever the server takes it (even if the client did not), so that recorded
@@ -51,11 +59,15 @@ class OpenAIProvider:
 
     async def complete(self, request: ProviderRequest) -> ProviderReply:
         body = self._body(request)
-        raw, first_byte_at = await self._upstream.post(body, self._headers(), request.first_byte_timeout)
+        raw, first_byte_at = await self._upstream.post(
+            body, self._headers(), request.first_byte_timeout
+        )
         try:
             completion = completion_decoder.decode(raw)
         except msgspec.MsgspecError as exc:
-            raise ProviderError(self.name, f"malformed completion: {exc}", kind="protocol", raw_response=raw[:2000]) from None
+            raise ProviderError(
+                self.name, f"malformed completion: {exc}", kind="protocol", raw_response=raw[:2000]
+            ) from None
         return ProviderReply(completion, body, raw, first_byte_at)
 
     def stream(self, request: ProviderRequest) -> GeneratorStream:
@@ -72,7 +84,9 @@ class OpenAIProvider:
                 finished = finished or any(c.finish_reason for c in chunk.choices)
                 yield chunk
         if not finished:
-            raise ProviderError(self.name, "stream ended before a finish_reason or [DONE]", kind="protocol")
+            raise ProviderError(
+                self.name, "stream ended before a finish_reason or [DONE]", kind="protocol"
+            )
 
     def _decode_chunk(self, data: bytes) -> ChatCompletionChunk:
         if data.startswith(b'{"error"'):
@@ -80,4 +94,9 @@ class OpenAIProvider:
         try:
             return chunk_decoder.decode(data)
         except msgspec.MsgspecError as exc:
-            raise ProviderError(self.name, f"malformed stream event: {exc}", kind="protocol", raw_response=data[:2000]) from None
+            raise ProviderError(
+                self.name,
+                f"malformed stream event: {exc}",
+                kind="protocol",
+                raw_response=data[:2000],
+            ) from None

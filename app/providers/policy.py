@@ -21,9 +21,11 @@ class RoutePolicy:
     max_ttft: float | None  # seconds; a request's max_ttft_ms wins
 
     @classmethod
-    def from_config(cls, retries: RetryConfig, max_ttft_ms: int | None) -> "RoutePolicy":
+    def from_config(cls, retries: RetryConfig, max_ttft_ms: int | None) -> RoutePolicy:
         ttft = max_ttft_ms / 1000 if max_ttft_ms else None
-        return cls(retries.max_retries, retries.base_delay_ms / 1000, retries.max_delay_ms / 1000, ttft)
+        return cls(
+            retries.max_retries, retries.base_delay_ms / 1000, retries.max_delay_ms / 1000, ttft
+        )
 
     def retry_delay(self, retry: int, error: ProviderError) -> float | None:
         """Seconds to wait before retry number ``retry`` (0-based), or None to move on.

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from app.config.schema import AnthropicProviderConfig, DummyProviderConfig, OpenAIProviderConfig, ProviderConfig
+from app.config.schema import (
+    AnthropicProviderConfig,
+    DummyProviderConfig,
+    OpenAIProviderConfig,
+    ProviderConfig,
+)
 from app.providers.anthropic import AnthropicProvider
 from app.providers.base import Provider
 from app.providers.dummy import DummyProvider

@@ -8,7 +8,7 @@ import asyncio
 import email.utils
 import os
 import time
-from typing import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 import msgspec
@@ -26,16 +26,20 @@ RemoteConfig = OpenAIProviderConfig | AnthropicProviderConfig
 class Upstream:
     """One provider's endpoint, with its timeouts. Holds no per-request state."""
 
-    __slots__ = ("name", "url", "config", "_pool", "_timeout", "_stream_timeout")
+    __slots__ = ("_pool", "_stream_timeout", "_timeout", "config", "name", "url")
 
     def __init__(self, name: str, url: str, config: RemoteConfig, pool: HttpPool) -> None:
         self.name = name
         self.url = url
         self.config = config
         self._pool = pool
-        self._timeout = aiohttp.ClientTimeout(total=config.timeout_s, sock_connect=config.connect_timeout_s)
+        self._timeout = aiohttp.ClientTimeout(
+            total=config.timeout_s, sock_connect=config.connect_timeout_s
+        )
         # Streams may legitimately run longer than timeout_s; a silent gap that long is the failure.
-        self._stream_timeout = aiohttp.ClientTimeout(sock_connect=config.connect_timeout_s, sock_read=config.timeout_s)
+        self._stream_timeout = aiohttp.ClientTimeout(
+            sock_connect=config.connect_timeout_s, sock_read=config.timeout_s
+        )
 
     def api_key(self) -> str | None:
         """The key from the environment, read at call time so rotating it needs no reload."""
@@ -44,10 +48,14 @@ class Upstream:
             return None
         key = os.environ.get(variable)
         if not key:
-            raise ProviderError(self.name, f"environment variable {variable} is not set", kind="config")
+            raise ProviderError(
+                self.name, f"environment variable {variable} is not set", kind="config"
+            )
         return key
 
-    async def post(self, body: bytes, headers: dict[str, str], first_byte_timeout: float | None) -> tuple[bytes, float]:
+    async def post(
+        self, body: bytes, headers: dict[str, str], first_byte_timeout: float | None
+    ) -> tuple[bytes, float]:
         """The whole response body and when its first byte arrived (``perf_counter``)."""
         try:
             return await self._post(body, headers, first_byte_timeout)
@@ -55,11 +63,15 @@ class Upstream:
             exc.raw_request = body  # so the failed attempt's record shows what was sent
             raise
 
-    async def _post(self, body: bytes, headers: dict[str, str], first_byte_timeout: float | None) -> tuple[bytes, float]:
+    async def _post(
+        self, body: bytes, headers: dict[str, str], first_byte_timeout: float | None
+    ) -> tuple[bytes, float]:
         deadline = asyncio.timeout(first_byte_timeout)
         try:
             async with deadline:
-                response = await self._pool.session.post(self.url, data=body, headers=headers, timeout=self._timeout)
+                response = await self._pool.session.post(
+                    self.url, data=body, headers=headers, timeout=self._timeout
+                )
             try:
                 first_byte_at = now()
                 raw = await response.read()
@@ -67,10 +79,18 @@ class Upstream:
                 response.release()
         except TimeoutError:
             if deadline.expired():
-                raise ProviderError(self.name, f"no first byte within {first_byte_timeout * 1000:g} ms (max_ttft_ms)", kind="slow_first_token") from None  # type: ignore[operator]
-            raise ProviderError(self.name, f"no complete response within {self.config.timeout_s:g}s", kind="timeout") from None
+                raise ProviderError(
+                    self.name,
+                    f"no first byte within {first_byte_timeout * 1000:g} ms (max_ttft_ms)",
+                    kind="slow_first_token",
+                ) from None  # type: ignore[operator]
+            raise ProviderError(
+                self.name, f"no complete response within {self.config.timeout_s:g}s", kind="timeout"
+            ) from None
         except aiohttp.ClientError as exc:
-            raise ProviderError(self.name, f"connection failed: {_describe(exc)}", kind="connect") from None
+            raise ProviderError(
+                self.name, f"connection failed: {_describe(exc)}", kind="connect"
+            ) from None
         if response.status >= 400:
             raise http_error(self.name, response.status, raw, response.headers)
         return raw, first_byte_at
@@ -82,9 +102,13 @@ class Upstream:
         response at once (that is how a client disconnect cancels the provider call).
         """
         try:
-            async with self._pool.session.post(self.url, data=body, headers=headers, timeout=self._stream_timeout) as response:
+            async with self._pool.session.post(
+                self.url, data=body, headers=headers, timeout=self._stream_timeout
+            ) as response:
                 if response.status >= 400:
-                    raise http_error(self.name, response.status, await response.read(), response.headers)
+                    raise http_error(
+                        self.name, response.status, await response.read(), response.headers
+                    )
                 # Whatever arrived, split into lines here: one await per network read
                 # instead of one per line (aiohttp's readline) is ~10% of a streaming request.
                 pending = b""
@@ -96,9 +120,13 @@ class Upstream:
                 if pending.startswith(b"data:") and (payload := pending[5:].strip()):
                     yield payload
         except TimeoutError:
-            raise ProviderError(self.name, f"stream stalled for {self.config.timeout_s:g}s", kind="timeout") from None
+            raise ProviderError(
+                self.name, f"stream stalled for {self.config.timeout_s:g}s", kind="timeout"
+            ) from None
         except aiohttp.ClientError as exc:
-            raise ProviderError(self.name, f"connection failed: {_describe(exc)}", kind="connect") from None
+            raise ProviderError(
+                self.name, f"connection failed: {_describe(exc)}", kind="connect"
+            ) from None
 
 
 class _UpstreamError(msgspec.Struct):
@@ -111,7 +139,9 @@ class _UpstreamErrorBody(msgspec.Struct):
     message: str | None = None
 
 
-def http_error(provider: str, status: int, raw: bytes, headers: Mapping[str, str] | None = None) -> ProviderError:
+def http_error(
+    provider: str, status: int, raw: bytes, headers: Mapping[str, str] | None = None
+) -> ProviderError:
     detail = ""
     try:
         parsed = msgspec.json.decode(raw, type=_UpstreamErrorBody)
@@ -124,7 +154,9 @@ def http_error(provider: str, status: int, raw: bytes, headers: Mapping[str, str
     kind = "rejected" if status in REJECTED_STATUSES else "http"
     text = f"HTTP {status}" + (f": {detail}" if detail else "")
     retry_after = retry_after_seconds(headers) if headers is not None else None
-    return ProviderError(provider, text, kind=kind, status=status, raw_response=raw[:2000], retry_after=retry_after)
+    return ProviderError(
+        provider, text, kind=kind, status=status, raw_response=raw[:2000], retry_after=retry_after
+    )
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

@@ -22,12 +22,12 @@ class Target:
 
 def resolve_target(snapshot: Snapshot, name: str) -> Target:
     if name.startswith(_FUNCTION_PREFIX):
-        function = snapshot.functions.get(name[len(_FUNCTION_PREFIX):])
+        function = snapshot.functions.get(name[len(_FUNCTION_PREFIX) :])
         if function is None:
             raise _not_found(name, "function")
         return Target(function=function)
     if name.startswith(_MODEL_PREFIX):
-        routes = snapshot.model_routes(name[len(_MODEL_PREFIX):])
+        routes = snapshot.model_routes(name[len(_MODEL_PREFIX) :])
         if routes is None:
             raise _not_found(name, "model")
         return Target(routes=routes)

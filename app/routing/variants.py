@@ -43,11 +43,16 @@ def choose_variant(
         variant = function.variants.get(pinned)
         if variant is None:
             raise InvalidRequest(
-                f"Function '{function.name}' has no variant '{pinned}'", param="tensorzero::variant_name"
+                f"Function '{function.name}' has no variant '{pinned}'",
+                param="tensorzero::variant_name",
             )
         return Assignment(variant)
 
-    campaign = _requested_campaign(snapshot, function, ab_campaign) if ab_campaign else function.active_campaign
+    campaign = (
+        _requested_campaign(snapshot, function, ab_campaign)
+        if ab_campaign
+        else function.active_campaign
+    )
     if campaign is not None:
         unit = units.get(campaign.config.sticky_by)
         fraction = unit_fraction(campaign.key, unit) if unit else random.random()
@@ -58,10 +63,14 @@ def choose_variant(
     return Assignment(function.variants[function.table.pick(random.random())])
 
 
-def _requested_campaign(snapshot: Snapshot, function: CompiledFunction, ref: str) -> CompiledCampaign:
+def _requested_campaign(
+    snapshot: Snapshot, function: CompiledFunction, ref: str
+) -> CompiledCampaign:
     campaign = function.campaigns.get(ref) or snapshot.campaigns_by_id.get(ref)
     if campaign is None:
-        raise InvalidRequest(f"Unknown campaign '{ref}'", param="ab_campaign", code="campaign_not_found")
+        raise InvalidRequest(
+            f"Unknown campaign '{ref}'", param="ab_campaign", code="campaign_not_found"
+        )
     if campaign.function != function.name:
         raise InvalidRequest(
             f"Campaign '{campaign.key}' belongs to function '{campaign.function}', not '{function.name}'",
@@ -69,6 +78,7 @@ def _requested_campaign(snapshot: Snapshot, function: CompiledFunction, ref: str
         )
     if not campaign.active:
         raise InvalidRequest(
-            f"Campaign '{campaign.key}' is {campaign.config.status}, not active", param="ab_campaign"
+            f"Campaign '{campaign.key}' is {campaign.config.status}, not active",
+            param="ab_campaign",
         )
     return campaign

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import AsyncIterator, Callable
 
+from app.feedback.schema import FeedbackRecord, Level, TargetInfo
 from app.inference.record import InferenceRecord
 from app.metrics import REGISTRY, Counter, Gauge, Histogram, Registry
 from app.readiness import Readiness
 from app.settings import Settings
 from app.store.clickhouse.client import describe
 from app.store.clickhouse.query import Reader, SqlFormat, SqlLimits, run_readonly
-from app.feedback.schema import FeedbackRecord, Level, TargetInfo
 from app.store.clickhouse.recent import RecentIds
 from app.store.clickhouse.spill import SpillDir
 from app.store.clickhouse.store import ClickHouseStore
@@ -44,17 +44,37 @@ class InferenceMetrics:
     def __init__(self, registry: Registry) -> None:
         by_variant = ("function", "variant")
         self.inferences = registry.add(
-            Counter("switchyard_inferences_total", "Recorded inferences by outcome", (*by_variant, "status"))
+            Counter(
+                "switchyard_inferences_total",
+                "Recorded inferences by outcome",
+                (*by_variant, "status"),
+            )
         )
         self.latency = registry.add(
-            Histogram("switchyard_inference_latency_seconds", "Request to last byte", by_variant, _LATENCY_BUCKETS)
+            Histogram(
+                "switchyard_inference_latency_seconds",
+                "Request to last byte",
+                by_variant,
+                _LATENCY_BUCKETS,
+            )
         )
         self.ttft = registry.add(
-            Histogram("switchyard_inference_ttft_seconds", "Request to first token", by_variant, _LATENCY_BUCKETS)
+            Histogram(
+                "switchyard_inference_ttft_seconds",
+                "Request to first token",
+                by_variant,
+                _LATENCY_BUCKETS,
+            )
         )
-        self.tokens = registry.add(Counter("switchyard_tokens_total", "Tokens by kind", (*by_variant, "kind")))
+        self.tokens = registry.add(
+            Counter("switchyard_tokens_total", "Tokens by kind", (*by_variant, "kind"))
+        )
         self.attempts = registry.add(
-            Counter("switchyard_provider_attempts_total", "Provider calls by outcome", ("provider", "status"))
+            Counter(
+                "switchyard_provider_attempts_total",
+                "Provider calls by outcome",
+                ("provider", "status"),
+            )
         )
 
     def observe(self, record: InferenceRecord) -> None:
@@ -75,13 +95,48 @@ def _stat(writer: Writer, field: str) -> Callable[[], float]:
 
 def _writer_metrics(registry: Registry, writer: Writer) -> None:
     for name, field, kind, help in (
-        ("switchyard_rows_written_total", "rows_written", "counter", "Inference rows inserted into ClickHouse"),
-        ("switchyard_rows_spilled_total", "rows_spilled", "counter", "Inference rows written to spill files"),
-        ("switchyard_rows_replayed_total", "rows_replayed", "counter", "Spilled rows inserted later"),
-        ("switchyard_rows_dropped_total", "rows_dropped", "counter", "Rows lost: not even spilling worked"),
-        ("switchyard_rows_rejected_total", "rows_rejected", "counter", "Spilled rows ClickHouse refused, set aside"),
-        ("switchyard_write_batches_failed_total", "batches_failed", "counter", "ClickHouse inserts that failed"),
-        ("switchyard_write_queue_depth", "queue_depth", "gauge", "Inference rows waiting in memory"),
+        (
+            "switchyard_rows_written_total",
+            "rows_written",
+            "counter",
+            "Inference rows inserted into ClickHouse",
+        ),
+        (
+            "switchyard_rows_spilled_total",
+            "rows_spilled",
+            "counter",
+            "Inference rows written to spill files",
+        ),
+        (
+            "switchyard_rows_replayed_total",
+            "rows_replayed",
+            "counter",
+            "Spilled rows inserted later",
+        ),
+        (
+            "switchyard_rows_dropped_total",
+            "rows_dropped",
+            "counter",
+            "Rows lost: not even spilling worked",
+        ),
+        (
+            "switchyard_rows_rejected_total",
+            "rows_rejected",
+            "counter",
+            "Spilled rows ClickHouse refused, set aside",
+        ),
+        (
+            "switchyard_write_batches_failed_total",
+            "batches_failed",
+            "counter",
+            "ClickHouse inserts that failed",
+        ),
+        (
+            "switchyard_write_queue_depth",
+            "queue_depth",
+            "gauge",
+            "Inference rows waiting in memory",
+        ),
         ("switchyard_spill_files", "spill_files", "gauge", "Spill files waiting for replay"),
         ("switchyard_clickhouse_connected", "connected", "gauge", "1 when the writer is connected"),
     ):
@@ -89,7 +144,9 @@ def _writer_metrics(registry: Registry, writer: Writer) -> None:
 
 
 class ClickHouseRecorder:
-    def __init__(self, settings: Settings, writer: Writer, reader: Reader, registry: Registry = REGISTRY) -> None:
+    def __init__(
+        self, settings: Settings, writer: Writer, reader: Reader, registry: Registry = REGISTRY
+    ) -> None:
         self.url = settings.resolved_clickhouse_url
         self.limits = SqlLimits(settings.admin_sql_timeout_s, settings.admin_sql_max_rows)
         self.writer = writer
@@ -130,9 +187,15 @@ class ClickHouseRecorder:
         stats = self.writer.stats()
         where = describe(self.url)
         if not stats.connected:
-            return False, f"{where} unreachable, spilling to disk ({stats.rows_spilled} rows so far): {stats.last_error}"
+            return (
+                False,
+                f"{where} unreachable, spilling to disk ({stats.rows_spilled} rows so far): {stats.last_error}",
+            )
         if stats.queue_depth >= _QUEUE_READY_FRACTION * self.writer.queue_limit:
-            return False, f"write queue nearly full ({stats.queue_depth}/{self.writer.queue_limit} rows)"
+            return (
+                False,
+                f"write queue nearly full ({stats.queue_depth}/{self.writer.queue_limit} rows)",
+            )
         await self.reader.rows("SELECT 1")
         detail = f"{where}, queue {stats.queue_depth}/{self.writer.queue_limit}"
         if stats.spill_files:
@@ -141,7 +204,9 @@ class ClickHouseRecorder:
 
 
 @asynccontextmanager
-async def open_recorder(settings: Settings, readiness: Readiness) -> AsyncIterator[ClickHouseRecorder]:
+async def open_recorder(
+    settings: Settings, readiness: Readiness
+) -> AsyncIterator[ClickHouseRecorder]:
     """Start the writer (migrating the schema on its first connection), stop it flushed."""
     url = settings.resolved_clickhouse_url
     writer = Writer(
@@ -154,7 +219,10 @@ async def open_recorder(settings: Settings, readiness: Readiness) -> AsyncIterat
     )
     writer.start()
     if not await asyncio.to_thread(writer.wait_first_connect, _STARTUP_WAIT_S):
-        log.warning("starting without ClickHouse (%s); inferences are spilled until it answers", describe(url))
+        log.warning(
+            "starting without ClickHouse (%s); inferences are spilled until it answers",
+            describe(url),
+        )
     reader = Reader(url)
     recorder = ClickHouseRecorder(settings, writer, reader)
     readiness.add("clickhouse", recorder.probe)
@@ -166,5 +234,8 @@ async def open_recorder(settings: Settings, readiness: Readiness) -> AsyncIterat
         stats = writer.stats()
         log.info(
             "ClickHouse writer stopped: %d rows written, %d spilled, %d replayed, %d dropped",
-            stats.rows_written, stats.rows_spilled, stats.rows_replayed, stats.rows_dropped,
+            stats.rows_written,
+            stats.rows_spilled,
+            stats.rows_replayed,
+            stats.rows_dropped,
         )

@@ -12,7 +12,7 @@ import uuid
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType, field
+from msgspec import Meta, field
 
 from app.errors import InvalidRequest
 
@@ -173,18 +173,40 @@ class ChatRequest(msgspec.Struct, kw_only=True):
 
 # Sampling parameters forwarded to OpenAI-compatible providers, in wire order.
 OPENAI_PARAMS = (
-    "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop",
-    "frequency_penalty", "presence_penalty", "seed", "logprobs", "top_logprobs", "logit_bias",
-    "response_format", "tool_choice", "parallel_tool_calls", "user", "reasoning_effort",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "response_format",
+    "tool_choice",
+    "parallel_tool_calls",
+    "user",
+    "reasoning_effort",
 )
 VLLM_PARAMS = (
-    "top_k", "min_p", "repetition_penalty", "guided_json", "guided_regex", "guided_choice",
-    "guided_grammar", "structural_tag", "guided_decoding_backend", "guided_whitespace_pattern",
-    "chat_template", "chat_template_kwargs", "mm_processor_kwargs",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "guided_json",
+    "guided_regex",
+    "guided_choice",
+    "guided_grammar",
+    "structural_tag",
+    "guided_decoding_backend",
+    "guided_whitespace_pattern",
+    "chat_template",
+    "chat_template_kwargs",
+    "mm_processor_kwargs",
 )
-KNOWN_FIELDS = frozenset(
-    f.encode_name for f in msgspec.structs.fields(ChatRequest)
-)
+KNOWN_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(ChatRequest))
 
 _decoder = msgspec.json.Decoder(ChatRequest)
 _PATH = re.compile(r" - at `\$\.?(.*)`$")

@@ -42,9 +42,9 @@ class Usage(msgspec.Struct):
 class AssistantMessage(msgspec.Struct):
     content: str | None = None
     role: str = "assistant"
-    reasoning_content: str | None | UnsetType = UNSET
+    reasoning_content: str | UnsetType | None = UNSET
     tool_calls: list[ToolCall] | UnsetType = UNSET
-    refusal: str | None | UnsetType = UNSET
+    refusal: str | UnsetType | None = UNSET
 
 
 class Choice(msgspec.Struct):
@@ -64,12 +64,12 @@ class ChatCompletion(msgspec.Struct, kw_only=True):
     model: str = ""
     choices: list[Choice] = msgspec.field(default_factory=list)
     usage: Usage | None = None
-    system_fingerprint: str | None | UnsetType = UNSET
+    system_fingerprint: str | UnsetType | None = UNSET
     episode_id: str | UnsetType = UNSET
-    session_id: str | None | UnsetType = UNSET
-    function: str | None | UnsetType = UNSET
-    variant: str | None | UnsetType = UNSET
-    ab_campaign: str | None | UnsetType = UNSET
+    session_id: str | UnsetType | None = UNSET
+    function: str | UnsetType | None = UNSET
+    variant: str | UnsetType | None = UNSET
+    ab_campaign: str | UnsetType | None = UNSET
 
 
 class ToolCallDelta(msgspec.Struct, omit_defaults=True):
@@ -103,13 +103,13 @@ class ChatCompletionChunk(msgspec.Struct, kw_only=True):
     created: int = 0
     model: str = ""
     choices: list[ChunkChoice] = msgspec.field(default_factory=list)
-    usage: Usage | None | UnsetType = UNSET
-    system_fingerprint: str | None | UnsetType = UNSET
+    usage: Usage | UnsetType | None = UNSET
+    system_fingerprint: str | UnsetType | None = UNSET
     episode_id: str | UnsetType = UNSET
-    session_id: str | None | UnsetType = UNSET
-    function: str | None | UnsetType = UNSET
-    variant: str | None | UnsetType = UNSET
-    ab_campaign: str | None | UnsetType = UNSET
+    session_id: str | UnsetType | None = UNSET
+    function: str | UnsetType | None = UNSET
+    variant: str | UnsetType | None = UNSET
+    ab_campaign: str | UnsetType | None = UNSET
 
 
 class StreamError(msgspec.Struct):

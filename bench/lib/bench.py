@@ -33,9 +33,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent.parent
 REPO = BENCH.parent
@@ -83,7 +84,7 @@ def proc_stat(pid: int) -> list[str] | None:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # comm may contain spaces: split after the closing parenthesis
-    return raw[raw.rindex(")") + 2:].split()
+    return raw[raw.rindex(")") + 2 :].split()
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -178,22 +179,29 @@ class CpuWindow:
             "mock_cpu_pct": round(100 * mock / wall, 1) if wall else 0.0,
             "client_cpu_pct": round(100 * kids / wall, 1) if wall else 0.0,
             "foreign_cpu_pct": round(100 * foreign / wall, 1) if wall else 0.0,
-            "steal_cpu_pct": round(100 * (system_steal_s() - self.steal0) / wall, 1) if wall else 0.0,
+            "steal_cpu_pct": round(100 * (system_steal_s() - self.steal0) / wall, 1)
+            if wall
+            else 0.0,
         }
 
 
 # ----------------------------------------------------------------------------- HTTP helpers
 
 
-def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-         timeout: float = 10) -> tuple[int, bytes]:
+def http(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-    except (urllib.error.URLError, ConnectionError, TimeoutError, socket.timeout) as exc:
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
         return 0, repr(exc).encode()
 
 
@@ -252,12 +260,19 @@ def nginx_requests() -> int:
 class Service:
     """A process we started in its own session, so that stopping it stops its children too."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], log_path: Path, cwd: Path
+    ) -> None:
         self.name = name
         self.log_path = log_path
         self.log_file = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            env=env,
+            cwd=cwd,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property
@@ -338,10 +353,26 @@ class Bench:
         self.configs = render_configs(self.work)
         mock_dir = self.work / "mock"
         mock_dir.mkdir()
-        subprocess.run([sys.executable, str(LIB / "mock_conf.py"), str(mock_dir), str(MOCK_PORT)], check=True)
+        subprocess.run(
+            [sys.executable, str(LIB / "mock_conf.py"), str(mock_dir), str(MOCK_PORT)], check=True
+        )
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        argv = [nginx, "-c", str(mock_dir / "nginx.conf"), "-p", str(mock_dir), "-e", str(mock_dir / "nginx-error.log")]
-        self.mock = Service("mock", pinned(argv, LOAD_CPU, self.nice), dict(os.environ), mock_dir / "nginx.log", mock_dir)
+        argv = [
+            nginx,
+            "-c",
+            str(mock_dir / "nginx.conf"),
+            "-p",
+            str(mock_dir),
+            "-e",
+            str(mock_dir / "nginx-error.log"),
+        ]
+        self.mock = Service(
+            "mock",
+            pinned(argv, LOAD_CPU, self.nice),
+            dict(os.environ),
+            mock_dir / "nginx.log",
+            mock_dir,
+        )
         for _ in range(100):
             status, _ = http("GET", f"http://{HOST}:{MOCK_PORT}/nginx_status", timeout=1)
             if status == 200:
@@ -359,13 +390,21 @@ class Bench:
         stream = {"stream": True, "stream_options": {"include_usage": True}}
         if name == "direct":
             return Target(
-                name, "direct to mock (floor)", f"http://{HOST}:{MOCK_PORT}",
-                "/json/v1/chat/completions", "/sse/v1/chat/completions", openai_json, {**openai_json, **stream},
+                name,
+                "direct to mock (floor)",
+                f"http://{HOST}:{MOCK_PORT}",
+                "/json/v1/chat/completions",
+                "/sse/v1/chat/completions",
+                openai_json,
+                {**openai_json, **stream},
             )
         if name == "minimal":
             return Target(
-                name, "minimal Litestar + aiohttp proxy (no features)", f"http://{HOST}:{MINIMAL_PORT}",
-                json_body=openai_json, sse_body={**openai_json, **stream},
+                name,
+                "minimal Litestar + aiohttp proxy (no features)",
+                f"http://{HOST}:{MINIMAL_PORT}",
+                json_body=openai_json,
+                sse_body={**openai_json, **stream},
             )
         if name in ("switchyard", "switchyard-nolog"):
             args = {"system_prompt_args": {"customer_name": "Ada"}}
@@ -377,18 +416,29 @@ class Bench:
                 label = 'Switchyard, logging off ("store": false)'
             if os.environ.get("BENCH_WHATIF"):
                 label += f" [what-if: {os.environ['BENCH_WHATIF']}]"
-            return Target(name, label, f"http://{HOST}:{SWITCHYARD_PORT}", json_body=json_body, sse_body=sse_body)
+            return Target(
+                name,
+                label,
+                f"http://{HOST}:{SWITCHYARD_PORT}",
+                json_body=json_body,
+                sse_body=sse_body,
+            )
         if name == "litellm":
             return Target(
-                name, f"LiteLLM {pkg_version(VENVS / 'litellm', 'litellm')} proxy", f"http://{HOST}:{LITELLM_PORT}",
+                name,
+                f"LiteLLM {pkg_version(VENVS / 'litellm', 'litellm')} proxy",
+                f"http://{HOST}:{LITELLM_PORT}",
                 json_body={"model": "bench-json", "messages": USER_MESSAGE},
                 sse_body={"model": "bench-sse", "messages": USER_MESSAGE, **stream},
                 auth="sk-bench-" + os.urandom(16).hex(),
             )
         if name == "tensorzero":
             return Target(
-                name, f"TensorZero {pkg_version(VENVS / 'tensorzero', 'tensorzero')}, observability off", "",
-                "/openai/v1/chat/completions", "/openai/v1/chat/completions",
+                name,
+                f"TensorZero {pkg_version(VENVS / 'tensorzero', 'tensorzero')}, observability off",
+                "",
+                "/openai/v1/chat/completions",
+                "/openai/v1/chat/completions",
                 {"model": "tensorzero::model_name::bench-json", "messages": USER_MESSAGE},
                 {"model": "tensorzero::model_name::bench-sse", "messages": USER_MESSAGE, **stream},
             )
@@ -401,16 +451,22 @@ class Bench:
         if target.name in ("switchyard", "switchyard-nolog"):
             if not port_free(SWITCHYARD_PORT):
                 raise RuntimeError(f"port {SWITCHYARD_PORT} is taken")
-            env.update({
-                "SWITCHYARD_HOST": HOST,
-                "SWITCHYARD_PORT": str(SWITCHYARD_PORT),
-                "SWITCHYARD_CONFIG_DIR": str(self.configs / "switchyard"),
-                "SWITCHYARD_DATA_DIR": str(tdir / "data"),
-                "SWITCHYARD_LOG_LEVEL": "warning",
-                "SWITCHYARD_ADMIN_TOKEN": ADMIN_TOKEN,
-                "SWITCHYARD_WORKERS": "1",
-            })
-            for key in ("SWITCHYARD_DATABASE_URL", "SWITCHYARD_CLICKHOUSE_URL", "SWITCHYARD_REQUIRE_AUTH"):
+            env.update(
+                {
+                    "SWITCHYARD_HOST": HOST,
+                    "SWITCHYARD_PORT": str(SWITCHYARD_PORT),
+                    "SWITCHYARD_CONFIG_DIR": str(self.configs / "switchyard"),
+                    "SWITCHYARD_DATA_DIR": str(tdir / "data"),
+                    "SWITCHYARD_LOG_LEVEL": "warning",
+                    "SWITCHYARD_ADMIN_TOKEN": ADMIN_TOKEN,
+                    "SWITCHYARD_WORKERS": "1",
+                }
+            )
+            for key in (
+                "SWITCHYARD_DATABASE_URL",
+                "SWITCHYARD_CLICKHOUSE_URL",
+                "SWITCHYARD_REQUIRE_AUTH",
+            ):
                 env.pop(key, None)
             argv = [str(REPO / ".venv" / "bin" / "switchyard"), "serve"]
             if os.environ.get("BENCH_WHATIF"):  # measuring a proposed change (bench/lib/whatif.py)
@@ -420,32 +476,67 @@ class Bench:
             if not port_free(MINIMAL_PORT):
                 raise RuntimeError(f"port {MINIMAL_PORT} is taken")
             env["UPSTREAM"] = f"http://{HOST}:{MOCK_PORT}"
-            argv = [str(REPO / ".venv" / "bin" / "granian"), "--interface", "asgi", "--loop", "uvloop", "--factory",
-                    "--host", HOST, "--port", str(MINIMAL_PORT), "--workers", "1", "--log-level", "warning",
-                    "--backlog", "2048", "--working-dir", str(LIB), "minimal_proxy:create_app"]
+            argv = [
+                str(REPO / ".venv" / "bin" / "granian"),
+                "--interface",
+                "asgi",
+                "--loop",
+                "uvloop",
+                "--factory",
+                "--host",
+                HOST,
+                "--port",
+                str(MINIMAL_PORT),
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+                "--backlog",
+                "2048",
+                "--working-dir",
+                str(LIB),
+                "minimal_proxy:create_app",
+            ]
             ready = f"{target.base_url}/health"
         elif target.name == "litellm":
             if not port_free(LITELLM_PORT):
                 raise RuntimeError(f"port {LITELLM_PORT} is taken")
-            env.update({
-                "LITELLM_MASTER_KEY": target.auth,
-                "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no fetch of the cost map
-                "LITELLM_LOG": "ERROR",
-            })
+            env.update(
+                {
+                    "LITELLM_MASTER_KEY": target.auth,
+                    "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no fetch of the cost map
+                    "LITELLM_LOG": "ERROR",
+                }
+            )
             for key in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL"):
                 env.pop(key, None)
-            argv = [str(VENVS / "litellm" / "bin" / "litellm"), "--config", str(self.configs / "litellm" / "config.yaml"),
-                    "--host", HOST, "--port", str(LITELLM_PORT), "--num_workers", "1"]
+            argv = [
+                str(VENVS / "litellm" / "bin" / "litellm"),
+                "--config",
+                str(self.configs / "litellm" / "config.yaml"),
+                "--host",
+                HOST,
+                "--port",
+                str(LITELLM_PORT),
+                "--num_workers",
+                "1",
+            ]
             ready = f"{target.base_url}/health/liveliness"
         elif target.name == "tensorzero":
             url_file = tdir / "base_url"
             env["RUST_LOG"] = "warn"
-            argv = [str(VENVS / "tensorzero" / "bin" / "python"), str(LIB / "tz_serve.py"),
-                    str(self.configs / "tensorzero" / "tensorzero.toml"), str(url_file)]
+            argv = [
+                str(VENVS / "tensorzero" / "bin" / "python"),
+                str(LIB / "tz_serve.py"),
+                str(self.configs / "tensorzero" / "tensorzero.toml"),
+                str(url_file),
+            ]
             ready = ""
         else:
             return
-        target.service = Service(target.name, pinned(argv, GATEWAY_CPU, self.nice), env, tdir / "server.log", tdir)
+        target.service = Service(
+            target.name, pinned(argv, GATEWAY_CPU, self.nice), env, tdir / "server.log", tdir
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if not target.service.alive():
@@ -472,39 +563,77 @@ class Bench:
     def body_file(self, target: Target, kind: str) -> Path:
         path = self.work / target.name / f"{kind}.json"
         path.parent.mkdir(exist_ok=True)
-        path.write_text(json.dumps(target.json_body if kind == "json" else target.sse_body, separators=(",", ":")))
+        path.write_text(
+            json.dumps(
+                target.json_body if kind == "json" else target.sse_body, separators=(",", ":")
+            )
+        )
         return path
 
     def sanity(self, target: Target) -> None:
         headers = {"Content-Type": "application/json"}
         if target.auth:
             headers["Authorization"] = f"Bearer {target.auth}"
-        for kind, path, body in (("json", target.json_path, target.json_body), ("sse", target.sse_path, target.sse_body)):
-            status, payload = http("POST", target.base_url + path, json.dumps(body).encode(), headers, timeout=30)
-            good = status == 200 and b"shipped" in payload and (kind == "json" or b"[DONE]" in payload)
+        for kind, path, body in (
+            ("json", target.json_path, target.json_body),
+            ("sse", target.sse_path, target.sse_body),
+        ):
+            status, payload = http(
+                "POST", target.base_url + path, json.dumps(body).encode(), headers, timeout=30
+            )
+            good = (
+                status == 200 and b"shipped" in payload and (kind == "json" or b"[DONE]" in payload)
+            )
             if not good:
-                raise RuntimeError(f"{target.name}: a {kind} request failed: {status} {payload[:400]!r}")
+                raise RuntimeError(
+                    f"{target.name}: a {kind} request failed: {status} {payload[:400]!r}"
+                )
 
-    def wrk(self, target: Target, phase: str, conns: int, seconds: int, kind: str, max_responses: int = 0,
-            every_2s: Callable[[], None] | None = None) -> dict[str, Any]:
+    def wrk(
+        self,
+        target: Target,
+        phase: str,
+        conns: int,
+        seconds: int,
+        kind: str,
+        max_responses: int = 0,
+        every_2s: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
         out = self.work / target.name / f"wrk-{phase}.jsonl"
         env = dict(os.environ)
-        env.update({
-            "BENCH_BODY": str(self.body_file(target, kind)),
-            "BENCH_PATH": target.json_path if kind == "json" else target.sse_path,
-            "BENCH_EXPECT": kind,
-            "BENCH_OUT": str(out),
-            "BENCH_LABEL": f"{target.name}:{phase}",
-            "BENCH_MAX": str(max_responses),
-            "BENCH_AUTH": target.auth,
-        })
-        argv = pinned(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s",
-                       "-s", str(LIB / "chat.lua"), target.base_url], LOAD_CPU, self.nice)
+        env.update(
+            {
+                "BENCH_BODY": str(self.body_file(target, kind)),
+                "BENCH_PATH": target.json_path if kind == "json" else target.sse_path,
+                "BENCH_EXPECT": kind,
+                "BENCH_OUT": str(out),
+                "BENCH_LABEL": f"{target.name}:{phase}",
+                "BENCH_MAX": str(max_responses),
+                "BENCH_AUTH": target.auth,
+            }
+        )
+        argv = pinned(
+            [
+                "wrk",
+                "-t1",
+                f"-c{conns}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(LIB / "chat.lua"),
+                target.base_url,
+            ],
+            LOAD_CPU,
+            self.nice,
+        )
         done_file = self.work / target.name / f"wrk-{phase}.done"
         env["BENCH_DONE_FILE"] = str(done_file) if max_responses else ""
         window = CpuWindow(self.gateway_pid(target), self.mock_pids)
         window.start()
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.monotonic() + seconds + 120
         interrupted = False
         next_sample = time.monotonic() + 2
@@ -526,22 +655,39 @@ class Bench:
         result = json.loads(out.read_text().splitlines()[-1])
         result.update(cpu)
         result.update({"target": target.name, "phase": phase, "conns": conns, "kind": kind})
-        errors = result["non200"] + result["bad"] + sum(result[k] for k in ("err_connect", "err_read", "err_write", "err_timeout"))
+        errors = (
+            result["non200"]
+            + result["bad"]
+            + sum(result[k] for k in ("err_connect", "err_read", "err_write", "err_timeout"))
+        )
         result["errors"] = errors
         self.results.append(result)
         flag = "" if errors == 0 else f"  ERRORS {errors}: {result['first_bad'][:200]}"
-        log(f"  {phase:>6}: {result['rps']:>9.1f} req/s  p50 {result['p50_ms']:.3f} ms  p99 {result['p99_ms']:.3f} ms  "
-            f"gateway CPU {cpu['gateway_cpu_pct']:.0f}%  foreign CPU {cpu['foreign_cpu_pct']:.0f}%  steal {cpu['steal_cpu_pct']:.0f}%{flag}")
+        log(
+            f"  {phase:>6}: {result['rps']:>9.1f} req/s  p50 {result['p50_ms']:.3f} ms  p99 {result['p99_ms']:.3f} ms  "
+            f"gateway CPU {cpu['gateway_cpu_pct']:.0f}%  foreign CPU {cpu['foreign_cpu_pct']:.0f}%  steal {cpu['steal_cpu_pct']:.0f}%{flag}"
+        )
         return result
 
     def ttfb(self, target: Target) -> dict[str, Any]:
-        argv = [sys.executable, str(LIB / "ttfb.py"), HOST, target.base_url.rsplit(":", 1)[1], target.sse_path,
-                str(self.body_file(target, "sse")), str(self.profile.ttfb_n), "--label", target.name]
+        argv = [
+            sys.executable,
+            str(LIB / "ttfb.py"),
+            HOST,
+            target.base_url.rsplit(":", 1)[1],
+            target.sse_path,
+            str(self.body_file(target, "sse")),
+            str(self.profile.ttfb_n),
+            "--label",
+            target.name,
+        ]
         if target.auth:
             argv += ["--auth", target.auth]
         window = CpuWindow(self.gateway_pid(target), self.mock_pids)
         window.start()
-        done = subprocess.run(pinned(argv, LOAD_CPU, self.nice), capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            pinned(argv, LOAD_CPU, self.nice), capture_output=True, text=True, timeout=600
+        )
         cpu = window.stop()
         if done.returncode != 0:
             raise RuntimeError(f"ttfb client failed: {done.stderr[-800:]}")
@@ -549,15 +695,22 @@ class Bench:
         result.update(cpu)
         result.update({"target": target.name, "phase": "ttfb"})
         self.results.append(result)
-        log(f"    ttfb: p50 {result['ttfb_p50_ms']:.3f} ms  p99 {result['ttfb_p99_ms']:.3f} ms  "
-            f"errors {result['errors']}  foreign CPU {cpu['foreign_cpu_pct']:.0f}%")
+        log(
+            f"    ttfb: p50 {result['ttfb_p50_ms']:.3f} ms  p99 {result['ttfb_p99_ms']:.3f} ms  "
+            f"errors {result['errors']}  foreign CPU {cpu['foreign_cpu_pct']:.0f}%"
+        )
         return result
 
     # ------------------------------------------------------------------ ClickHouse
 
     def clickhouse(self, target: Target, sql: str) -> list[list[Any]]:
-        status, body = http("POST", f"{target.base_url}/admin/sql", json.dumps({"query": sql}).encode(),
-                            {"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60)
+        status, body = http(
+            "POST",
+            f"{target.base_url}/admin/sql",
+            json.dumps({"query": sql}).encode(),
+            {"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=60,
+        )
         if status != 200:
             raise RuntimeError(f"/admin/sql answered {status}: {body[:300]!r}")
         return json.loads(body)["rows"]
@@ -585,44 +738,92 @@ class Bench:
                 break
             time.sleep(0.5)
         upstream = nginx_requests() - upstream_before - 1  # minus this status request itself
-        by_status = {str(s): int(n) for s, n in self.clickhouse(target, "SELECT status, count() FROM inferences GROUP BY status")}
+        by_status = {
+            str(s): int(n)
+            for s, n in self.clickhouse(
+                target, "SELECT status, count() FROM inferences GROUP BY status"
+            )
+        }
         model_rows = int(self.clickhouse(target, "SELECT count() FROM model_inferences")[0][0])
-        client_ok = sum(r.get("ok", 0) for r in self.results if r["target"] == target.name and "ok" in r)
-        client_ok += sum(r.get("n", 0) for r in self.results if r["target"] == target.name and r["phase"] == "ttfb")
+        client_ok = sum(
+            r.get("ok", 0) for r in self.results if r["target"] == target.name and "ok" in r
+        )
+        client_ok += sum(
+            r.get("n", 0)
+            for r in self.results
+            if r["target"] == target.name and r["phase"] == "ttfb"
+        )
         result = {
-            "upstream_calls": upstream, "inference_rows": rows, "model_inference_rows": model_rows,
-            "rows_by_status": by_status, "client_ok_responses": client_ok,
+            "upstream_calls": upstream,
+            "inference_rows": rows,
+            "model_inference_rows": model_rows,
+            "rows_by_status": by_status,
+            "client_ok_responses": client_ok,
         }
         if target.name == "switchyard":
             result["complete"] = rows == upstream and by_status.get("ok", 0) >= client_ok
         else:  # "store": false must record nothing
             result["complete"] = rows == 0
-        log(f"  ClickHouse: {rows} inference rows ({by_status}), {model_rows} model_inference rows, "
+        log(
+            f"  ClickHouse: {rows} inference rows ({by_status}), {model_rows} model_inference rows, "
             f"{upstream} upstream calls, {client_ok} ok responses seen by clients -> "
-            f"{'OK' if result['complete'] else 'MISMATCH'}")
+            f"{'OK' if result['complete'] else 'MISMATCH'}"
+        )
         return result
 
     # ------------------------------------------------------------------ profiling
 
-    def py_spy(self, target: Target, name: str, seconds: int, kind: str, conns: int, extra: list[str]) -> None:
+    def py_spy(
+        self, target: Target, name: str, seconds: int, kind: str, conns: int, extra: list[str]
+    ) -> None:
         py_spy = VENVS / "tools" / "bin" / "py-spy"
         if not py_spy.exists():
             log("  py-spy is not installed (bench/run --profile installs it); skipping profiles")
             return
-        workers = [p for p in descendants(target.service.pid) if p != target.service.pid and proc_stat(p)]
+        workers = [
+            p for p in descendants(target.service.pid) if p != target.service.pid and proc_stat(p)
+        ]
         # granian: the worker is the (only) child python process of the server process
-        worker = max(workers, key=lambda p: len(list(Path(f"/proc/{p}/task").iterdir()))) if workers else target.service.pid
+        worker = (
+            max(workers, key=lambda p: len(list(Path(f"/proc/{p}/task").iterdir())))
+            if workers
+            else target.service.pid
+        )
         out = self.work / "profiles"
         out.mkdir(exist_ok=True)
         name = f"{target.name}-{name}"
         raw = out / f"{name}.txt"
         recorder = subprocess.Popen(
-            pinned([str(py_spy), "record", "-p", str(worker), "-d", str(seconds), "-r", "250", "-f", "raw",
-                    "-o", str(raw), "--nonblocking", "--threads", *extra], LOAD_CPU, 0),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            pinned(
+                [
+                    str(py_spy),
+                    "record",
+                    "-p",
+                    str(worker),
+                    "-d",
+                    str(seconds),
+                    "-r",
+                    "250",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(raw),
+                    "--nonblocking",
+                    "--threads",
+                    *extra,
+                ],
+                LOAD_CPU,
+                0,
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
-        per_thread = subprocess.Popen([sys.executable, str(LIB / "threads.py"), str(worker), str(seconds - 1)],
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        per_thread = subprocess.Popen(
+            [sys.executable, str(LIB / "threads.py"), str(worker), str(seconds - 1)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         time.sleep(0.5)
         self.wrk(target, f"prof-{name}", conns, seconds + 1, kind)
         recorder.wait(60)
@@ -631,9 +832,24 @@ class Bench:
         subprocess.run([str(py_spy), "--version"], capture_output=True)
         text = ""
         for thread in (None, "MainThread"):
-            done = subprocess.run([sys.executable, str(LIB / "profile_summary.py"), str(raw), "--top", "40",
-                                   *(["--thread", thread] if thread else [])], capture_output=True, text=True)
-            text += f"===== {'all threads' if thread is None else 'event loop thread only'}\n" + done.stdout + done.stderr + "\n"
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    str(LIB / "profile_summary.py"),
+                    str(raw),
+                    "--top",
+                    "40",
+                    *(["--thread", thread] if thread else []),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            text += (
+                f"===== {'all threads' if thread is None else 'event loop thread only'}\n"
+                + done.stdout
+                + done.stderr
+                + "\n"
+            )
         (out / f"{name}.summary.txt").write_text(text)
         log(f"  profile {name}: {raw} (summary in {out / (name + '.summary.txt')})")
         del svg
@@ -651,8 +867,10 @@ class Bench:
                 return
             if time.monotonic() >= deadline:
                 if limit:
-                    log(f"  the machine is still busy ({foreign:.0f}% of a core used by other processes) "
-                        f"after {limit} s; measuring anyway (see the foreign CPU column)")
+                    log(
+                        f"  the machine is still busy ({foreign:.0f}% of a core used by other processes) "
+                        f"after {limit} s; measuring anyway (see the foreign CPU column)"
+                    )
                 return
             log(f"  waiting for other processes to go quiet ({foreign:.0f}% of a core busy)")
             time.sleep(3)
@@ -680,20 +898,30 @@ class Bench:
             c64 = self.wrk(target, "c64", 64, p.c64_s, "json")
             s32 = self.wrk(target, "s32", 32, p.s32_s, "sse")
             tt = self.ttfb(target)
-            entry: dict[str, Any] = {"label": target.label, "c1": c1, "c64": c64, "s32": s32, "ttfb": tt}
+            entry: dict[str, Any] = {
+                "label": target.label,
+                "c1": c1,
+                "c64": c64,
+                "s32": s32,
+                "ttfb": tt,
+            }
             if name == "switchyard" and p.soak:
                 rss["before_soak_kb"] = tree_rss_kb(pid)
                 n_json, n_sse = p.soak * 3 // 4, p.soak - p.soak * 3 // 4
-                log(f"  soak: {p.soak} requests ({n_json} non-streaming at c=64, {n_sse} streaming at c=32)")
+                log(
+                    f"  soak: {p.soak} requests ({n_json} non-streaming at c=64, {n_sse} streaming at c=32)"
+                )
                 samples: list[int] = []
                 sample = lambda: samples.append(tree_rss_kb(pid))  # noqa: E731
                 self.wrk(target, "soak", 64, 3600, "json", max_responses=n_json, every_2s=sample)
                 self.wrk(target, "soak-sse", 32, 3600, "sse", max_responses=n_sse, every_2s=sample)
                 time.sleep(2)
                 rss["after_soak_kb"] = tree_rss_kb(pid)
-                rss["max_during_soak_kb"] = max(samples + [rss["after_soak_kb"]])
-                log(f"  RSS (gateway process tree): {rss['before_soak_kb'] / 1024:.0f} MB before, "
-                    f"{rss['after_soak_kb'] / 1024:.0f} MB after {p.soak} requests")
+                rss["max_during_soak_kb"] = max([*samples, rss["after_soak_kb"]])
+                log(
+                    f"  RSS (gateway process tree): {rss['before_soak_kb'] / 1024:.0f} MB before, "
+                    f"{rss['after_soak_kb'] / 1024:.0f} MB after {p.soak} requests"
+                )
             if name in ("switchyard", "switchyard-nolog") and self.args.profile:
                 self.py_spy(target, "c64-json", 15, "json", 64, [])
                 self.py_spy(target, "s32-sse", 15, "sse", 32, [])
@@ -738,10 +966,20 @@ class Bench:
             n += 1
         path.write_text(report)
         (path.with_suffix(".jsonl")).write_text("".join(json.dumps(r) + "\n" for r in self.results))
-        path.with_suffix(".json").write_text(json.dumps({
-            "started": started.isoformat(), "args": vars(self.args), "profile": vars(self.profile),
-            "nice": self.nice, "versions": versions(), "summary": self.summary, "results": self.results,
-        }, indent=1))
+        path.with_suffix(".json").write_text(
+            json.dumps(
+                {
+                    "started": started.isoformat(),
+                    "args": vars(self.args),
+                    "profile": vars(self.profile),
+                    "nice": self.nice,
+                    "versions": versions(),
+                    "summary": self.summary,
+                    "results": self.results,
+                },
+                indent=1,
+            )
+        )
         print()
         print(report)
         log(f"results: {path} (raw phases: {path.with_suffix('.jsonl')}; work files: {self.work})")
@@ -755,8 +993,11 @@ def pkg_version(venv: Path, package: str) -> str:
     python = venv / "bin" / "python"
     if not python.exists():
         return "?"
-    done = subprocess.run([str(python), "-c", f"import importlib.metadata as m; print(m.version({package!r}))"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version({package!r}))"],
+        capture_output=True,
+        text=True,
+    )
     return done.stdout.strip() or "?"
 
 
@@ -771,8 +1012,18 @@ def tool_version(argv: list[str]) -> str:
 
 def versions() -> dict[str, str]:
     venv = REPO / ".venv"
-    out = {"python": tool_version([str(venv / "bin" / "python"), "--version"]).replace("Python ", "")}
-    for package in ("granian", "litestar", "aiohttp", "msgspec", "uvloop", "chdb-core", "clickhouse-connect"):
+    out = {
+        "python": tool_version([str(venv / "bin" / "python"), "--version"]).replace("Python ", "")
+    }
+    for package in (
+        "granian",
+        "litestar",
+        "aiohttp",
+        "msgspec",
+        "uvloop",
+        "chdb-core",
+        "clickhouse-connect",
+    ):
         out[package] = pkg_version(venv, package)
     out["nginx"] = tool_version(["nginx", "-v"]).replace("nginx version: ", "")
     out["wrk"] = tool_version(["wrk", "-v"]).split(" [")[0]
@@ -780,16 +1031,22 @@ def versions() -> dict[str, str]:
     out["tensorzero"] = pkg_version(VENVS / "tensorzero", "tensorzero")
     out["kernel"] = platform.release()
     try:
-        cpu = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
+        cpu = next(
+            l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")
+        )
         out["cpu"] = cpu.split(":", 1)[1].strip()
     except StopIteration:
         out["cpu"] = "?"
     out["cores"] = str(os.cpu_count())
     try:
-        out["git"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                    text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "app"], capture_output=True,
-                               text=True).stdout.strip()
+        out["git"] = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "app"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         if dirty:
             out["git"] += f" + uncommitted changes in app/ ({len(dirty.splitlines())} files)"
     except FileNotFoundError:
@@ -797,14 +1054,27 @@ def versions() -> dict[str, str]:
     return out
 
 
-BENCH_SET = {"SWITCHYARD_HOST", "SWITCHYARD_PORT", "SWITCHYARD_CONFIG_DIR", "SWITCHYARD_DATA_DIR", "SWITCHYARD_LOG_LEVEL",
-             "SWITCHYARD_ADMIN_TOKEN", "SWITCHYARD_WORKERS"}
+BENCH_SET = {
+    "SWITCHYARD_HOST",
+    "SWITCHYARD_PORT",
+    "SWITCHYARD_CONFIG_DIR",
+    "SWITCHYARD_DATA_DIR",
+    "SWITCHYARD_LOG_LEVEL",
+    "SWITCHYARD_ADMIN_TOKEN",
+    "SWITCHYARD_WORKERS",
+}
 
 
 def overrides() -> list[str]:
     """SWITCHYARD_* settings inherited from the environment (e.g. SWITCHYARD_WRITE_INTERVAL_S)."""
-    return sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("SWITCHYARD_") and k not in BENCH_SET
-                  and k not in ("SWITCHYARD_DATABASE_URL", "SWITCHYARD_CLICKHOUSE_URL", "SWITCHYARD_REQUIRE_AUTH"))
+    return sorted(
+        f"{k}={v}"
+        for k, v in os.environ.items()
+        if k.startswith("SWITCHYARD_")
+        and k not in BENCH_SET
+        and k
+        not in ("SWITCHYARD_DATABASE_URL", "SWITCHYARD_CLICKHOUSE_URL", "SWITCHYARD_REQUIRE_AUTH")
+    )
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -827,7 +1097,11 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
         f"{v['cores']} cores ({v['cpu']}), gateway pinned to CPU {GATEWAY_CPU}, mock + wrk + TTFB client on CPU {LOAD_CPU}"
         f"{', all at nice ' + str(bench.nice) if bench.nice else ''}.",
         "",
-        *([f"Environment overrides passed to Switchyard: `{' '.join(overrides())}`.", ""] if overrides() else []),
+        *(
+            [f"Environment overrides passed to Switchyard: `{' '.join(overrides())}`.", ""]
+            if overrides()
+            else []
+        ),
         "| target | p50 ms c=1 | p99 ms c=1 | added p50 / p99 ms | req/s c=64 (× direct) | stream req/s c=32 (× direct) "
         "| TTFB p50 / p99 ms (added p50) | errors | gateway CPU c=64 | foreign CPU max |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -837,11 +1111,18 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
         if not entry:
             continue
         if "error" in entry:
-            lines.append(f"| {entry['label']} | failed: {' '.join(entry['error'].split())[:120].replace('|', '/')} | | | | | | | | |")
+            lines.append(
+                f"| {entry['label']} | failed: {' '.join(entry['error'].split())[:120].replace('|', '/')} | | | | | | | | |"
+            )
             continue
         c1, c64, s32, tt = entry["c1"], entry["c64"], entry["s32"], entry["ttfb"]
         errors = c1["errors"] + c64["errors"] + s32["errors"] + tt["errors"]
-        foreign = max(c1["foreign_cpu_pct"], c64["foreign_cpu_pct"], s32["foreign_cpu_pct"], tt["foreign_cpu_pct"])
+        foreign = max(
+            c1["foreign_cpu_pct"],
+            c64["foreign_cpu_pct"],
+            s32["foreign_cpu_pct"],
+            tt["foreign_cpu_pct"],
+        )
         if direct and name != "direct":
             added = f"{c1['p50_ms'] - direct['c1']['p50_ms']:+.2f} / {c1['p99_ms'] - direct['c1']['p99_ms']:+.2f}"
             r64 = f" ({c64['rps'] / direct['c64']['rps']:.3f}×)"
@@ -854,22 +1135,36 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
             f"| {fmt(s32['rps'], 0)}{r32} | {fmt(tt['ttfb_p50_ms'])} / {fmt(tt['ttfb_p99_ms'])}{attf} | {errors} "
             f"| {c64['gateway_cpu_pct']:.0f}% | {foreign:.0f}% |"
         )
-    lines += ["", "Columns: p50/p99 of wrk's request latency at one connection; `added` is minus the direct row; "
-              "req/s at 64 connections (non-streaming) and at 32 connections (streaming, whole stream read); "
-              "TTFB = request written to first SSE `data:` byte, one request at a time (bench/lib/ttfb.py); "
-              "errors = non-200 + non-completion bodies + socket errors + timeouts over all phases; "
-              "gateway CPU = CPU time of the gateway's process tree / wall time during the c=64 phase "
-              "(100% = one core); foreign CPU = CPU used by processes outside the benchmark during a phase "
-              "(% of one core; anything above a few % means the figures are disturbed)."]
+    lines += [
+        "",
+        "Columns: p50/p99 of wrk's request latency at one connection; `added` is minus the direct row; "
+        "req/s at 64 connections (non-streaming) and at 32 connections (streaming, whole stream read); "
+        "TTFB = request written to first SSE `data:` byte, one request at a time (bench/lib/ttfb.py); "
+        "errors = non-200 + non-completion bodies + socket errors + timeouts over all phases; "
+        "gateway CPU = CPU time of the gateway's process tree / wall time during the c=64 phase "
+        "(100% = one core); foreign CPU = CPU used by processes outside the benchmark during a phase "
+        "(% of one core; anything above a few % means the figures are disturbed).",
+    ]
     sy = s.get("switchyard")
-    others = [n for n in bench.args.only if n not in ("direct", "switchyard") and "error" not in s.get(n, {"error": 1})]
+    others = [
+        n
+        for n in bench.args.only
+        if n not in ("direct", "switchyard") and "error" not in s.get(n, {"error": 1})
+    ]
     if sy and "error" not in sy and others:
-        lines += ["", "## Ratios (Switchyard with logging on ÷ the other target)", "",
-                  "| vs | p50 latency c=1 | req/s c=64 | stream req/s c=32 | TTFB p50 |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "## Ratios (Switchyard with logging on ÷ the other target)",
+            "",
+            "| vs | p50 latency c=1 | req/s c=64 | stream req/s c=32 | TTFB p50 |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for name in others:
             o = s[name]
-            lines.append(f"| {o['label']} | {sy['c1']['p50_ms'] / o['c1']['p50_ms']:.2f}× | {sy['c64']['rps'] / o['c64']['rps']:.2f}× "
-                         f"| {sy['s32']['rps'] / o['s32']['rps']:.2f}× | {sy['ttfb']['ttfb_p50_ms'] / o['ttfb']['ttfb_p50_ms']:.2f}× |")
+            lines.append(
+                f"| {o['label']} | {sy['c1']['p50_ms'] / o['c1']['p50_ms']:.2f}× | {sy['c64']['rps'] / o['c64']['rps']:.2f}× "
+                f"| {sy['s32']['rps'] / o['s32']['rps']:.2f}× | {sy['ttfb']['ttfb_p50_ms'] / o['ttfb']['ttfb_p50_ms']:.2f}× |"
+            )
     if sy and "error" not in sy:
         lines += ["", "## Switchyard checks", ""]
         ch = sy.get("clickhouse")
@@ -879,7 +1174,8 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
                 f"({', '.join(f'{k}: {n:,}' for k, n in ch['rows_by_status'].items())}), "
                 f"{ch['model_inference_rows']:,} in `model_inferences`, for {ch['upstream_calls']:,} upstream calls "
                 f"counted by the mock and {ch['client_ok_responses']:,} completions the clients received: "
-                f"**{'complete' if ch['complete'] else 'MISMATCH'}**.")
+                f"**{'complete' if ch['complete'] else 'MISMATCH'}**."
+            )
         rss = sy.get("rss", {})
         if "after_soak_kb" in rss:
             growth = (rss["after_soak_kb"] - rss["before_soak_kb"]) / 1024
@@ -888,15 +1184,23 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
                 f"{rss['before_soak_kb'] / 1024:.0f} MB before the soak, {rss['after_soak_kb'] / 1024:.0f} MB after "
                 f"{bench.profile.soak:,} more requests (peak {rss.get('max_during_soak_kb', 0) / 1024:.0f} MB during them): "
                 f"**{growth:+.0f} MB**. Most of it is the embedded chDB engine; a short soak (--quick) mostly "
-                f"measures its caches filling up.")
+                f"measures its caches filling up."
+            )
     nolog = s.get("switchyard-nolog")
     if nolog and "error" not in nolog and nolog.get("clickhouse"):
         ch = nolog["clickhouse"]
-        lines.append(f'- Logging off (`"store": false` in every request): {ch["inference_rows"]} rows recorded '
-                     f'for {ch["upstream_calls"]:,} upstream calls ({"as expected" if ch["complete"] else "UNEXPECTED"}).')
+        lines.append(
+            f'- Logging off (`"store": false` in every request): {ch["inference_rows"]} rows recorded '
+            f"for {ch['upstream_calls']:,} upstream calls ({'as expected' if ch['complete'] else 'UNEXPECTED'})."
+        )
     if sy and "error" not in sy and direct:
-        lines += ["", "## SPEC §8 targets (Switchyard, logging on)", "", "| target | goal | measured | status |",
-                  "| --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "## SPEC §8 targets (Switchyard, logging on)",
+            "",
+            "| target | goal | measured | status |",
+            "| --- | --- | --- | --- |",
+        ]
         add50 = sy["c1"]["p50_ms"] - direct["c1"]["p50_ms"]
         add99 = sy["c1"]["p99_ms"] - direct["c1"]["p99_ms"]
         attf = sy["ttfb"]["ttfb_p50_ms"] - direct["ttfb"]["ttfb_p50_ms"]
@@ -904,8 +1208,20 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
         rows = [
             ("added p50 at c=1", "≤ 0.6 ms", add50, add50 <= 0.6, "ms"),
             ("added p99 at c=1", "≤ 2 ms", add99, add99 <= 2, "ms"),
-            ("non-streaming req/s at c=64", "≥ 3,000", sy["c64"]["rps"], sy["c64"]["rps"] >= 3000, "req/s"),
-            ("streaming req/s at c=32", "≥ 2,500", sy["s32"]["rps"], sy["s32"]["rps"] >= 2500, "req/s"),
+            (
+                "non-streaming req/s at c=64",
+                "≥ 3,000",
+                sy["c64"]["rps"],
+                sy["c64"]["rps"] >= 3000,
+                "req/s",
+            ),
+            (
+                "streaming req/s at c=32",
+                "≥ 2,500",
+                sy["s32"]["rps"],
+                sy["s32"]["rps"] >= 2500,
+                "req/s",
+            ),
             ("added streaming TTFB p50", "≤ 1 ms", attf, attf <= 1, "ms"),
         ]
         for what, goal, value, ok, unit in rows:
@@ -913,26 +1229,39 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
         lines.append(f"| errors | 0 | {errors} | {'met' if errors == 0 else 'missed'} |")
         ch = sy.get("clickhouse")
         if ch:
-            lines.append(f"| every inference in ClickHouse | all | {ch['inference_rows']:,} / {ch['upstream_calls']:,} "
-                         f"| {'met' if ch['complete'] else 'missed'} |")
+            lines.append(
+                f"| every inference in ClickHouse | all | {ch['inference_rows']:,} / {ch['upstream_calls']:,} "
+                f"| {'met' if ch['complete'] else 'missed'} |"
+            )
         rss = sy.get("rss", {})
         if "after_soak_kb" in rss:
             growth = (rss["after_soak_kb"] - rss["before_soak_kb"]) / 1024
-            lines.append(f"| RSS growth over {bench.profile.soak:,} requests | < 50 MB | {growth:+.0f} MB "
-                         f"| {'met' if growth < 50 else 'missed'} |")
+            lines.append(
+                f"| RSS growth over {bench.profile.soak:,} requests | < 50 MB | {growth:+.0f} MB "
+                f"| {'met' if growth < 50 else 'missed'} |"
+            )
     lines += ["", "## Versions", "", ", ".join(f"{k} {val}" for k, val in v.items()), ""]
-    lines += ["## Phases", "", "| target | phase | conns | req/s | p50 ms | p99 ms | max ms | ok | errors "
-              "| gateway CPU | mock CPU | client CPU | foreign CPU | steal |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        "## Phases",
+        "",
+        "| target | phase | conns | req/s | p50 ms | p99 ms | max ms | ok | errors "
+        "| gateway CPU | mock CPU | client CPU | foreign CPU | steal |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in bench.results:
         if r["phase"] == "ttfb":
-            lines.append(f"| {r['target']} | ttfb | 1 | | {fmt(r['ttfb_p50_ms'], 3)} | {fmt(r['ttfb_p99_ms'], 3)} | | "
-                         f"{r['n']} | {r['errors']} | {r['gateway_cpu_pct']:.0f}% | {r['mock_cpu_pct']:.0f}% "
-                         f"| {r['client_cpu_pct']:.0f}% | {r['foreign_cpu_pct']:.0f}% | {r.get('steal_cpu_pct', 0):.0f}% |")
+            lines.append(
+                f"| {r['target']} | ttfb | 1 | | {fmt(r['ttfb_p50_ms'], 3)} | {fmt(r['ttfb_p99_ms'], 3)} | | "
+                f"{r['n']} | {r['errors']} | {r['gateway_cpu_pct']:.0f}% | {r['mock_cpu_pct']:.0f}% "
+                f"| {r['client_cpu_pct']:.0f}% | {r['foreign_cpu_pct']:.0f}% | {r.get('steal_cpu_pct', 0):.0f}% |"
+            )
         else:
-            lines.append(f"| {r['target']} | {r['phase']} | {r['conns']} | {fmt(r['rps'], 0)} | {fmt(r['p50_ms'], 3)} "
-                         f"| {fmt(r['p99_ms'], 3)} | {fmt(r['max_ms'], 1)} | {r['ok']} | {r['errors']} "
-                         f"| {r['gateway_cpu_pct']:.0f}% | {r['mock_cpu_pct']:.0f}% | {r['client_cpu_pct']:.0f}% "
-                         f"| {r['foreign_cpu_pct']:.0f}% | {r.get('steal_cpu_pct', 0):.0f}% |")
+            lines.append(
+                f"| {r['target']} | {r['phase']} | {r['conns']} | {fmt(r['rps'], 0)} | {fmt(r['p50_ms'], 3)} "
+                f"| {fmt(r['p99_ms'], 3)} | {fmt(r['max_ms'], 1)} | {r['ok']} | {r['errors']} "
+                f"| {r['gateway_cpu_pct']:.0f}% | {r['mock_cpu_pct']:.0f}% | {r['client_cpu_pct']:.0f}% "
+                f"| {r['foreign_cpu_pct']:.0f}% | {r.get('steal_cpu_pct', 0):.0f}% |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -941,14 +1270,35 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short phases (a smoke run, ~3 minutes)")
-    parser.add_argument("--only", default=",".join(ALL_TARGETS),
-                        help=f"comma-separated targets, in order (default: {','.join(ALL_TARGETS)})")
-    parser.add_argument("--soak", type=int, default=None, help="requests between the two RSS readings (default 200000)")
-    parser.add_argument("--profile", action="store_true", help="also record py-spy profiles of Switchyard under load")
-    parser.add_argument("--wait-idle", type=int, default=60, metavar="SECONDS",
-                        help="before each target, wait up to this long for other processes to go quiet (default 60)")
-    parser.add_argument("--no-nice", action="store_true", help="do not raise the benchmark's priority (nice -10)")
+    parser.add_argument(
+        "--quick", action="store_true", help="short phases (a smoke run, ~3 minutes)"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(ALL_TARGETS),
+        help=f"comma-separated targets, in order (default: {','.join(ALL_TARGETS)})",
+    )
+    parser.add_argument(
+        "--soak",
+        type=int,
+        default=None,
+        help="requests between the two RSS readings (default 200000)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also record py-spy profiles of Switchyard under load",
+    )
+    parser.add_argument(
+        "--wait-idle",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="before each target, wait up to this long for other processes to go quiet (default 60)",
+    )
+    parser.add_argument(
+        "--no-nice", action="store_true", help="do not raise the benchmark's priority (nice -10)"
+    )
     args = parser.parse_args(argv)
     args.only = [t.strip() for t in args.only.split(",") if t.strip()]
     for name in args.only:

@@ -13,7 +13,7 @@ as fast as when the reference figures were taken.
 from __future__ import annotations
 
 import os
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 import msgspec
@@ -50,7 +50,9 @@ async def chat(request: Request) -> Response[bytes] | Stream:
     headers = {"Content-Type": "application/json"}
     if not streaming:
         async with _session.post(url, data=body, headers=headers) as upstream:
-            return Response(await upstream.read(), status_code=upstream.status, media_type="application/json")
+            return Response(
+                await upstream.read(), status_code=upstream.status, media_type="application/json"
+            )
 
     async def relay() -> AsyncIterator[bytes]:
         async with _session.post(url, data=body, headers=headers) as upstream:  # type: ignore[union-attr]
@@ -58,8 +60,6 @@ async def chat(request: Request) -> Response[bytes] | Stream:
                 yield chunk
 
     return Stream(relay(), media_type="text/event-stream")
-
-
 
 
 def create_app() -> Litestar:

@@ -45,10 +45,22 @@ def package(frames: list[str]) -> str:
         if marker in path:
             path = path.split(marker, 1)[1]
     top = path.split("/", 1)[0]
-    names = {"granian": "granian", "litestar": "litestar", "aiohttp": "aiohttp", "multidict": "aiohttp",
-             "yarl": "aiohttp", "chdb": "chDB", "clickhouse_connect": "clickhouse-connect", "jinja2": "jinja2",
-             "minijinja": "minijinja", "msgspec": "msgspec", "uvloop": "uvloop", "asyncio": "asyncio",
-             "aiosqlite": "aiosqlite", "logging": "logging"}
+    names = {
+        "granian": "granian",
+        "litestar": "litestar",
+        "aiohttp": "aiohttp",
+        "multidict": "aiohttp",
+        "yarl": "aiohttp",
+        "chdb": "chDB",
+        "clickhouse_connect": "clickhouse-connect",
+        "jinja2": "jinja2",
+        "minijinja": "minijinja",
+        "msgspec": "msgspec",
+        "uvloop": "uvloop",
+        "asyncio": "asyncio",
+        "aiosqlite": "aiosqlite",
+        "logging": "logging",
+    }
     if top in names:
         return names[top]
     if top == "app":
@@ -63,7 +75,9 @@ def main() -> None:
     parser.add_argument("profile")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--match", action="append", default=[])
-    parser.add_argument("--thread", default=None, help="only samples of threads whose label contains this")
+    parser.add_argument(
+        "--thread", default=None, help="only samples of threads whose label contains this"
+    )
     args = parser.parse_args()
 
     self_counts: Counter[str] = Counter()
@@ -106,7 +120,9 @@ def main() -> None:
         print("\nby thread:")
         for name, n in threads.most_common():
             print(f"  {100 * n / total:5.1f}%  {name}")
-    print("\nself samples by package (leaf frame; granian's native receive/send is charged to the frame awaiting it):")
+    print(
+        "\nself samples by package (leaf frame; granian's native receive/send is charged to the frame awaiting it):"
+    )
     for name, n in packages.most_common():
         print(f"  {100 * n / total:5.1f}%  {name}")
     print(f"\ntop {args.top} self (leaf) frames:")

@@ -25,7 +25,7 @@ def snapshot(pid: int) -> dict[int, tuple[str, int]]:
             name = open(f"/proc/{pid}/task/{tid}/comm").read().strip()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        fields = raw[raw.rindex(")") + 2:].split()
+        fields = raw[raw.rindex(")") + 2 :].split()
         out[int(tid)] = (name, int(fields[11]) + int(fields[12]))
     return out
 

@@ -69,7 +69,7 @@ class Conn:
                     if not first_data and b"data:" in body + self.buf:
                         first_data = time.perf_counter_ns()
                     self.recv()
-                chunk, self.buf = self.buf[:size], self.buf[size + 2:]
+                chunk, self.buf = self.buf[:size], self.buf[size + 2 :]
                 body += chunk
                 if not first_data and b"data:" in body:
                     first_data = time.perf_counter_ns()
@@ -135,14 +135,22 @@ def main() -> None:
         if i >= args.warmup and good:
             ttfb.append(first / 1e6)
             total.append(whole / 1e6)
-    print(json.dumps({
-        "label": args.label, "n": len(ttfb), "errors": errors,
-        "ttfb_p50_ms": round(percentile(ttfb, 50), 3), "ttfb_p90_ms": round(percentile(ttfb, 90), 3),
-        "ttfb_p99_ms": round(percentile(ttfb, 99), 3),
-        "ttfb_mean_ms": round(statistics.fmean(ttfb), 3) if ttfb else None,
-        "total_p50_ms": round(percentile(total, 50), 3), "total_p99_ms": round(percentile(total, 99), 3),
-        "first_error": sample,
-    }))
+    print(
+        json.dumps(
+            {
+                "label": args.label,
+                "n": len(ttfb),
+                "errors": errors,
+                "ttfb_p50_ms": round(percentile(ttfb, 50), 3),
+                "ttfb_p90_ms": round(percentile(ttfb, 90), 3),
+                "ttfb_p99_ms": round(percentile(ttfb, 99), 3),
+                "ttfb_mean_ms": round(statistics.fmean(ttfb), 3) if ttfb else None,
+                "total_p50_ms": round(percentile(total, 50), 3),
+                "total_p99_ms": round(percentile(total, 99), 3),
+                "first_error": sample,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

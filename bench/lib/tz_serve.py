@@ -20,7 +20,11 @@ from tensorzero import _start_http_gateway
 def main() -> None:
     config_file, url_file = sys.argv[1], sys.argv[2]
     gateway = _start_http_gateway(
-        config_file=config_file, clickhouse_url=None, postgres_url=None, valkey_url=None, async_setup=False
+        config_file=config_file,
+        clickhouse_url=None,
+        postgres_url=None,
+        valkey_url=None,
+        async_setup=False,
     )
     with open(url_file, "w") as f:
         f.write(gateway.base_url)

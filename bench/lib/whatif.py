@@ -31,9 +31,13 @@ def apply() -> None:
 
         def _drain(self) -> None:  # type: ignore[no-untyped-def]
             first = True
-            while self._queue and (first or len(self._queue) >= self._batch_rows or self._stopping.is_set()):
+            while self._queue and (
+                first or len(self._queue) >= self._batch_rows or self._stopping.is_set()
+            ):
                 first = False
-                batch = [self._queue.popleft() for _ in range(min(self._batch_rows, len(self._queue)))]
+                batch = [
+                    self._queue.popleft() for _ in range(min(self._batch_rows, len(self._queue)))
+                ]
                 self._write(uuid7_str(), batch)
 
         writer_module.Writer._drain = _drain  # type: ignore[method-assign]

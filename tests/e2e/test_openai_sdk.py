@@ -19,7 +19,9 @@ def client(gateway: Gateway) -> openai.OpenAI:
 ARGS = {"system_prompt_args": {"customer_name": "Ada"}}
 
 
-def test_function_name_routes_by_weight_and_renders_template(client: openai.OpenAI, fake_upstream: FakeOpenAI) -> None:
+def test_function_name_routes_by_weight_and_renders_template(
+    client: openai.OpenAI, fake_upstream: FakeOpenAI
+) -> None:
     completion = client.chat.completions.create(
         model="support-bot", messages=[{"role": "user", "content": "hello there"}], extra_body=ARGS
     )
@@ -50,15 +52,24 @@ def test_streaming_function_call(client: openai.OpenAI) -> None:
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "echo: one two three"
     assert chunks[0].model_extra["function"] == "support-bot"
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    finishes = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert finishes == ["stop"]
     usage = chunks[-1].usage
     assert usage is not None and usage.completion_tokens == 4
-    for key in ("time_to_first_token", "throughput_after_first_token", "model_execution_time", "queue_time"):
+    for key in (
+        "time_to_first_token",
+        "throughput_after_first_token",
+        "model_execution_time",
+        "queue_time",
+    ):
         assert key in usage.model_extra
 
 
-def test_pinned_variant_and_tensorzero_names(client: openai.OpenAI, fake_upstream: FakeOpenAI) -> None:
+def test_pinned_variant_and_tensorzero_names(
+    client: openai.OpenAI, fake_upstream: FakeOpenAI
+) -> None:
     pinned = client.chat.completions.create(
         model="support-bot/concise", messages=[{"role": "user", "content": "hi"}], extra_body=ARGS
     )
@@ -79,20 +90,34 @@ def test_pinned_variant_and_tensorzero_names(client: openai.OpenAI, fake_upstrea
 
 
 def test_model_name_and_model_at_provider(client: openai.OpenAI, fake_upstream: FakeOpenAI) -> None:
-    by_model = client.chat.completions.create(model="local", messages=[{"role": "user", "content": "ping"}])
+    by_model = client.chat.completions.create(
+        model="local", messages=[{"role": "user", "content": "ping"}]
+    )
     assert by_model.choices[0].message.content == "ping"  # the dummy echoes
-    pinned = client.chat.completions.create(model="after-500@ok", messages=[{"role": "user", "content": "x"}])
+    pinned = client.chat.completions.create(
+        model="after-500@ok", messages=[{"role": "user", "content": "x"}]
+    )
     assert pinned.choices[0].message.content == "echo: x"
     assert fake_upstream.last("ok")["model"] == "second-choice"
-    raw = client.chat.completions.create(model="any-upstream-name@ok", messages=[{"role": "user", "content": "y"}])
+    raw = client.chat.completions.create(
+        model="any-upstream-name@ok", messages=[{"role": "user", "content": "y"}]
+    )
     assert raw.choices[0].message.content == "echo: y"
     assert fake_upstream.last("ok")["model"] == "any-upstream-name"
 
 
 def test_tool_calls_pass_through(client: openai.OpenAI, fake_upstream: FakeOpenAI) -> None:
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+        }
+    ]
     completion = client.chat.completions.create(
-        model="passthrough", messages=[{"role": "user", "content": "weather?"}], tools=tools, tool_choice="auto"
+        model="passthrough",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=tools,
+        tool_choice="auto",
     )
     call = completion.choices[0].message.tool_calls[0]
     assert call.function.name == "get_weather"
@@ -110,11 +135,17 @@ def test_tool_calls_pass_through(client: openai.OpenAI, fake_upstream: FakeOpenA
         ],
     )
     assert follow_up.choices[0].message.content == "echo: weather?"
-    assert fake_upstream.last("ok")["messages"][2] == {"role": "tool", "content": "sunny", "tool_call_id": "call_1"}
+    assert fake_upstream.last("ok")["messages"][2] == {
+        "role": "tool",
+        "content": "sunny",
+        "tool_call_id": "call_1",
+    }
 
 
 def test_n_two_gives_distinct_completion_ids(client: openai.OpenAI) -> None:
-    completion = client.chat.completions.create(model="passthrough", messages=[{"role": "user", "content": "x"}], n=2)
+    completion = client.chat.completions.create(
+        model="passthrough", messages=[{"role": "user", "content": "x"}], n=2
+    )
     ids = [c.model_extra["completion_id"] for c in completion.choices]
     assert len(completion.choices) == 2
     assert ids[0] == completion.id and ids[1] != ids[0]
@@ -122,7 +153,11 @@ def test_n_two_gives_distinct_completion_ids(client: openai.OpenAI) -> None:
 
 
 def test_streaming_n_two(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(model="local", messages=[{"role": "user", "content": "a b"}], n=2, stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="local", messages=[{"role": "user", "content": "a b"}], n=2, stream=True
+        )
+    )
     texts = {0: "", 1: ""}
     for chunk in chunks:
         for choice in chunk.choices:
@@ -131,7 +166,9 @@ def test_streaming_n_two(client: openai.OpenAI) -> None:
 
 
 def test_reasoning_content_is_preserved(client: openai.OpenAI) -> None:
-    completion = client.chat.completions.create(model="reasoner", messages=[{"role": "user", "content": "x"}])
+    completion = client.chat.completions.create(
+        model="reasoner", messages=[{"role": "user", "content": "x"}]
+    )
     assert completion.choices[0].message.model_extra["reasoning_content"] == "thinking hard"
 
 

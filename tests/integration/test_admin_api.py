@@ -4,8 +4,7 @@ share one database, as replicas would."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -33,7 +32,9 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[tuple[Gateway, Gateway]]:
+def pair(
+    tmp_path_factory: pytest.TempPathFactory, pg_url: str
+) -> Iterator[tuple[Gateway, Gateway]]:
     root = tmp_path_factory.mktemp("admin")
     config = copy_demo_config(root / "variants")
     env = {"SWITCHYARD_DATABASE_URL": pg_url}
@@ -62,13 +63,18 @@ def h(key: str, **extra: str) -> dict[str, str]:
 
 
 def chat(gateway: Gateway, key: str, model: str, **body: object) -> httpx.Response:
-    return httpx.post(gateway.url + "/v1/chat/completions", headers=h(key),
-                      json={"model": model, "messages": [{"role": "user", "content": "hi"}], **ARGS, **body})
+    return httpx.post(
+        gateway.url + "/v1/chat/completions",
+        headers=h(key),
+        json={"model": model, "messages": [{"role": "user", "content": "hi"}], **ARGS, **body},
+    )
 
 
 def test_edit_reaches_the_other_gateway_within_two_seconds(pair, admin_key: str) -> None:
     first, second = pair
-    current = httpx.get(first.url + "/admin/functions/support-bot/variants/friendly", headers=h(admin_key))
+    current = httpx.get(
+        first.url + "/admin/functions/support-bot/variants/friendly", headers=h(admin_key)
+    )
     etag = current.headers["etag"]
     started = time.monotonic()
     edit = httpx.patch(
@@ -86,36 +92,66 @@ def test_edit_reaches_the_other_gateway_within_two_seconds(pair, admin_key: str)
 
     assert wait_for(second_uses_it, timeout=2.0)
     assert time.monotonic() - started < 2.5
-    assert chat(first, admin_key, "support-bot/friendly").json()["choices"][0]["finish_reason"] == "tool_calls"
+    assert (
+        chat(first, admin_key, "support-bot/friendly").json()["choices"][0]["finish_reason"]
+        == "tool_calls"
+    )
 
     diff = httpx.get(first.url + "/admin/config/diff", headers=h(admin_key)).json()
     paths = {c["path"]: c for c in diff["changes"]}
     assert paths["functions.support-bot.variants.friendly.model"]["after"] == "tool-caller"
-    history = httpx.get(first.url + "/admin/config/versions", headers=h(admin_key)).json()["versions"]
-    assert history[0]["version"] == new_version and history[0]["comment"] == "louder" and history[0]["author"] == "ops"
+    history = httpx.get(first.url + "/admin/config/versions", headers=h(admin_key)).json()[
+        "versions"
+    ]
+    assert (
+        history[0]["version"] == new_version
+        and history[0]["comment"] == "louder"
+        and history[0]["author"] == "ops"
+    )
 
     # Rollback restores the old behaviour, everywhere.
-    rolled = httpx.post(first.url + f"/admin/config/rollback/{new_version - 1}", headers=h(admin_key))
+    rolled = httpx.post(
+        first.url + f"/admin/config/rollback/{new_version - 1}", headers=h(admin_key)
+    )
     assert rolled.status_code == 200
-    assert wait_for(lambda: chat(second, admin_key, "support-bot/friendly").json()["choices"][0]["finish_reason"] == "stop")
+    assert wait_for(
+        lambda: (
+            chat(second, admin_key, "support-bot/friendly").json()["choices"][0]["finish_reason"]
+            == "stop"
+        )
+    )
 
 
 def test_stale_etag_is_409(pair, admin_key: str) -> None:
     first, second = pair
     etag = httpx.get(first.url + "/admin/config", headers=h(admin_key)).headers["etag"]
-    ok = httpx.patch(second.url + "/admin/functions/support-bot/variants/concise", headers=h(admin_key, **{"If-Match": etag}), json={"weight": 0.6})
+    ok = httpx.patch(
+        second.url + "/admin/functions/support-bot/variants/concise",
+        headers=h(admin_key, **{"If-Match": etag}),
+        json={"weight": 0.6},
+    )
     assert ok.status_code == 200, ok.text
-    stale = httpx.patch(first.url + "/admin/functions/support-bot/variants/concise", headers=h(admin_key, **{"If-Match": etag}), json={"weight": 0.9})
+    stale = httpx.patch(
+        first.url + "/admin/functions/support-bot/variants/concise",
+        headers=h(admin_key, **{"If-Match": etag}),
+        json={"weight": 0.9},
+    )
     assert stale.status_code == 409
     assert stale.json()["error"]["type"] == "conflict_error"
-    assert httpx.get(first.url + "/admin/functions/support-bot/variants/concise", headers=h(admin_key)).json()["weight"] == 0.6
+    assert (
+        httpx.get(
+            first.url + "/admin/functions/support-bot/variants/concise", headers=h(admin_key)
+        ).json()["weight"]
+        == 0.6
+    )
 
 
 def test_invalid_edit_is_400_listing_problems_and_changes_nothing(pair, admin_key: str) -> None:
     first, _ = pair
     before = httpx.get(first.url + "/admin/config", headers=h(admin_key)).json()["version"]
     bad = httpx.put(
-        first.url + "/admin/functions/support-bot/variants/broken", headers=h(admin_key),
+        first.url + "/admin/functions/support-bot/variants/broken",
+        headers=h(admin_key),
         json={"model": "no-such-model", "temperature": 9, "system_template": "{{ oops"},
     )
     assert bad.status_code == 400
@@ -125,27 +161,51 @@ def test_invalid_edit_is_400_listing_problems_and_changes_nothing(pair, admin_ke
     assert "functions.support-bot.variants.broken.temperature" in keys
     deleting_used_provider = httpx.delete(first.url + "/admin/providers/demo", headers=h(admin_key))
     assert deleting_used_provider.status_code == 400
-    assert any("unknown provider 'demo'" in p["message"] for p in deleting_used_provider.json()["error"]["problems"])
+    assert any(
+        "unknown provider 'demo'" in p["message"]
+        for p in deleting_used_provider.json()["error"]["problems"]
+    )
     assert httpx.get(first.url + "/admin/config", headers=h(admin_key)).json()["version"] == before
-    validate = httpx.post(first.url + "/admin/config/validate", headers=h(admin_key), json={"providers": {"x": {"type": "nope"}}})
+    validate = httpx.post(
+        first.url + "/admin/config/validate",
+        headers=h(admin_key),
+        json={"providers": {"x": {"type": "nope"}}},
+    )
     assert validate.status_code == 200 and validate.json()["valid"] is False
 
 
 def test_crud_on_models_metrics_and_campaigns(pair, admin_key: str) -> None:
     first, _ = pair
-    created = httpx.post(first.url + "/admin/models/new-model", headers=h(admin_key), json={"routing": [{"provider": "demo", "name": "x"}]})
+    created = httpx.post(
+        first.url + "/admin/models/new-model",
+        headers=h(admin_key),
+        json={"routing": [{"provider": "demo", "name": "x"}]},
+    )
     assert created.status_code == 201, created.text
-    again = httpx.post(first.url + "/admin/models/new-model", headers=h(admin_key), json={"routing": [{"provider": "demo", "name": "x"}]})
+    again = httpx.post(
+        first.url + "/admin/models/new-model",
+        headers=h(admin_key),
+        json={"routing": [{"provider": "demo", "name": "x"}]},
+    )
     assert again.status_code == 409
     assert chat(first, admin_key, "new-model").status_code == 200
-    metric = httpx.put(first.url + "/admin/metrics/csat", headers=h(admin_key), json={"type": "float", "level": "episode"})
+    metric = httpx.put(
+        first.url + "/admin/metrics/csat",
+        headers=h(admin_key),
+        json={"type": "float", "level": "episode"},
+    )
     assert metric.status_code == 200
-    campaign = httpx.put(first.url + "/admin/functions/support-bot/campaigns/tone-test", headers=h(admin_key),
-                         json={"variants": {"friendly": 1}, "status": "paused"})
+    campaign = httpx.put(
+        first.url + "/admin/functions/support-bot/campaigns/tone-test",
+        headers=h(admin_key),
+        json={"variants": {"friendly": 1}, "status": "paused"},
+    )
     assert campaign.status_code == 200, campaign.text
     reply = chat(first, admin_key, "support-bot").json()
     assert reply["ab_campaign"] is None
-    assert httpx.delete(first.url + "/admin/models/new-model", headers=h(admin_key)).status_code == 200
+    assert (
+        httpx.delete(first.url + "/admin/models/new-model", headers=h(admin_key)).status_code == 200
+    )
     assert httpx.get(first.url + "/admin/models/new-model", headers=h(admin_key)).status_code == 404
 
 
@@ -153,10 +213,17 @@ def test_keys_scopes_and_limits(pair, admin_key: str, pg_url: str) -> None:
     first, second = pair
     assert httpx.get(first.url + "/admin/config").status_code == 401
     assert httpx.get(first.url + "/admin/config", headers=h("sy-wrong")).status_code == 401
-    no_key = httpx.post(first.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+    no_key = httpx.post(
+        first.url + "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert no_key.status_code == 401 and no_key.json()["error"]["type"] == "authentication_error"
 
-    client = httpx.post(first.url + "/admin/keys", headers=h(admin_key), json={"name": "app", "functions": ["support-bot"], "rpm_limit": 3}).json()
+    client = httpx.post(
+        first.url + "/admin/keys",
+        headers=h(admin_key),
+        json={"name": "app", "functions": ["support-bot"], "rpm_limit": 3},
+    ).json()
     key = client["key"]
     assert wait_for(lambda: chat(second, key, "support-bot").status_code == 200)
     assert httpx.get(first.url + "/admin/config", headers=h(key)).status_code == 403
@@ -173,5 +240,7 @@ def test_keys_scopes_and_limits(pair, admin_key: str, pg_url: str) -> None:
 
     import asyncio
 
-    dump = repr(asyncio.run(postgres.fetch(pg_url, "SELECT * FROM api_keys"))) + repr(asyncio.run(postgres.fetch(pg_url, "SELECT * FROM audit_log")))
+    dump = repr(asyncio.run(postgres.fetch(pg_url, "SELECT * FROM api_keys"))) + repr(
+        asyncio.run(postgres.fetch(pg_url, "SELECT * FROM audit_log"))
+    )
     assert key not in dump and admin_key not in dump

@@ -15,42 +15,205 @@ CASES = [
     ("messages-missing", {"model": "local"}, 400, "messages"),
     ("messages-empty", {"model": "local", "messages": []}, 400, "messages"),
     ("messages-not-a-list", {"model": "local", "messages": "hi"}, 400, "messages"),
-    ("message-without-role", {"model": "local", "messages": [{"content": "hi"}]}, 400, "messages[0].role"),
-    ("unknown-role", {"model": "local", "messages": [{"role": "wizard", "content": "hi"}]}, 400, "messages[0].role"),
-    ("user-without-content", {"model": "local", "messages": [{"role": "user"}]}, 400, "messages[0].content"),
-    ("tool-without-call-id", {"model": "local", "messages": [{"role": "tool", "content": "x"}]}, 400, "messages[0].tool_call_id"),
-    ("bad-content-part", {"model": "local", "messages": [{"role": "user", "content": [{"type": "video", "url": "x"}]}]}, 400, "messages[0].content[0].type"),
-    ("temperature-too-high", {"model": "local", "messages": OK_MESSAGES, "temperature": 2.5}, 400, "temperature"),
-    ("temperature-not-number", {"model": "local", "messages": OK_MESSAGES, "temperature": "hot"}, 400, "temperature"),
+    (
+        "message-without-role",
+        {"model": "local", "messages": [{"content": "hi"}]},
+        400,
+        "messages[0].role",
+    ),
+    (
+        "unknown-role",
+        {"model": "local", "messages": [{"role": "wizard", "content": "hi"}]},
+        400,
+        "messages[0].role",
+    ),
+    (
+        "user-without-content",
+        {"model": "local", "messages": [{"role": "user"}]},
+        400,
+        "messages[0].content",
+    ),
+    (
+        "tool-without-call-id",
+        {"model": "local", "messages": [{"role": "tool", "content": "x"}]},
+        400,
+        "messages[0].tool_call_id",
+    ),
+    (
+        "bad-content-part",
+        {
+            "model": "local",
+            "messages": [{"role": "user", "content": [{"type": "video", "url": "x"}]}],
+        },
+        400,
+        "messages[0].content[0].type",
+    ),
+    (
+        "temperature-too-high",
+        {"model": "local", "messages": OK_MESSAGES, "temperature": 2.5},
+        400,
+        "temperature",
+    ),
+    (
+        "temperature-not-number",
+        {"model": "local", "messages": OK_MESSAGES, "temperature": "hot"},
+        400,
+        "temperature",
+    ),
     ("top-p-above-one", {"model": "local", "messages": OK_MESSAGES, "top_p": 1.5}, 400, "top_p"),
     ("n-zero", {"model": "local", "messages": OK_MESSAGES, "n": 0}, 400, "n"),
-    ("stop-five-entries", {"model": "local", "messages": OK_MESSAGES, "stop": ["a", "b", "c", "d", "e"]}, 400, "stop"),
-    ("penalty-out-of-range", {"model": "local", "messages": OK_MESSAGES, "presence_penalty": -3}, 400, "presence_penalty"),
-    ("top-logprobs-too-many", {"model": "local", "messages": OK_MESSAGES, "logprobs": True, "top_logprobs": 21}, 400, "top_logprobs"),
-    ("top-logprobs-without-logprobs", {"model": "local", "messages": OK_MESSAGES, "top_logprobs": 2}, 400, "top_logprobs"),
-    ("max-tokens-zero", {"model": "local", "messages": OK_MESSAGES, "max_tokens": 0}, 400, "max_tokens"),
-    ("session-id-not-uuid", {"model": "local", "messages": OK_MESSAGES, "session_id": "abc"}, 400, "session_id"),
-    ("tools-malformed", {"model": "local", "messages": OK_MESSAGES, "tools": [{"type": "function"}]}, 400, "tools[0]"),
-    ("tools-not-a-list", {"model": "local", "messages": OK_MESSAGES, "tools": {"name": "x"}}, 400, "tools"),
-    ("tool-name-invalid", {"model": "local", "messages": OK_MESSAGES, "tools": [{"type": "function", "function": {"name": "has space"}}]}, 400, "tools[0].function.name"),
-    ("response-format-unknown", {"model": "local", "messages": OK_MESSAGES, "response_format": {"type": "xml"}}, 400, "response_format.type"),
-    ("json-schema-missing", {"model": "local", "messages": OK_MESSAGES, "response_format": {"type": "json_schema"}}, 400, "response_format.json_schema"),
-    ("labels-not-strings", {"model": "local", "messages": OK_MESSAGES, "labels": {"a": 1}}, 400, "labels"),
-    ("stream-not-bool", {"model": "local", "messages": OK_MESSAGES, "stream": "yes"}, 400, "stream"),
+    (
+        "stop-five-entries",
+        {"model": "local", "messages": OK_MESSAGES, "stop": ["a", "b", "c", "d", "e"]},
+        400,
+        "stop",
+    ),
+    (
+        "penalty-out-of-range",
+        {"model": "local", "messages": OK_MESSAGES, "presence_penalty": -3},
+        400,
+        "presence_penalty",
+    ),
+    (
+        "top-logprobs-too-many",
+        {"model": "local", "messages": OK_MESSAGES, "logprobs": True, "top_logprobs": 21},
+        400,
+        "top_logprobs",
+    ),
+    (
+        "top-logprobs-without-logprobs",
+        {"model": "local", "messages": OK_MESSAGES, "top_logprobs": 2},
+        400,
+        "top_logprobs",
+    ),
+    (
+        "max-tokens-zero",
+        {"model": "local", "messages": OK_MESSAGES, "max_tokens": 0},
+        400,
+        "max_tokens",
+    ),
+    (
+        "session-id-not-uuid",
+        {"model": "local", "messages": OK_MESSAGES, "session_id": "abc"},
+        400,
+        "session_id",
+    ),
+    (
+        "tools-malformed",
+        {"model": "local", "messages": OK_MESSAGES, "tools": [{"type": "function"}]},
+        400,
+        "tools[0]",
+    ),
+    (
+        "tools-not-a-list",
+        {"model": "local", "messages": OK_MESSAGES, "tools": {"name": "x"}},
+        400,
+        "tools",
+    ),
+    (
+        "tool-name-invalid",
+        {
+            "model": "local",
+            "messages": OK_MESSAGES,
+            "tools": [{"type": "function", "function": {"name": "has space"}}],
+        },
+        400,
+        "tools[0].function.name",
+    ),
+    (
+        "response-format-unknown",
+        {"model": "local", "messages": OK_MESSAGES, "response_format": {"type": "xml"}},
+        400,
+        "response_format.type",
+    ),
+    (
+        "json-schema-missing",
+        {"model": "local", "messages": OK_MESSAGES, "response_format": {"type": "json_schema"}},
+        400,
+        "response_format.json_schema",
+    ),
+    (
+        "labels-not-strings",
+        {"model": "local", "messages": OK_MESSAGES, "labels": {"a": 1}},
+        400,
+        "labels",
+    ),
+    (
+        "stream-not-bool",
+        {"model": "local", "messages": OK_MESSAGES, "stream": "yes"},
+        400,
+        "stream",
+    ),
     ("model-missing", {"messages": OK_MESSAGES}, 400, "model"),
     ("unknown-model", {"model": "no-such-model", "messages": OK_MESSAGES}, 404, "model"),
-    ("unknown-variant", {"model": "support-bot/nope", "messages": OK_MESSAGES, **ARGS}, 404, "model"),
-    ("unknown-pinned-tz-variant", {"model": "support-bot", "messages": OK_MESSAGES, "tensorzero::variant_name": "nope", **ARGS}, 400, "tensorzero::variant_name"),
-    ("args-missing", {"model": "support-bot", "messages": OK_MESSAGES}, 400, "system_prompt_args.customer_name"),
-    ("args-wrong-type", {"model": "support-bot", "messages": OK_MESSAGES, "system_prompt_args": {"customer_name": 5}}, 400, "system_prompt_args.customer_name"),
-    ("args-not-object", {"model": "support-bot", "messages": OK_MESSAGES, "system_prompt_args": [1]}, 400, "system_prompt_args"),
-    ("campaign-unknown", {"model": "support-bot", "messages": OK_MESSAGES, "ab_campaign": "nope", **ARGS}, 400, "ab_campaign"),
-    ("campaign-paused", {"model": "support-bot", "messages": OK_MESSAGES, "ab_campaign": "old", **ARGS}, 400, "ab_campaign"),
-    ("tool-toggle-unknown", {"model": "support-bot", "messages": OK_MESSAGES, "tools": [{"id": "search", "enabled": False}], **ARGS}, 400, "tools[0].id"),
+    (
+        "unknown-variant",
+        {"model": "support-bot/nope", "messages": OK_MESSAGES, **ARGS},
+        404,
+        "model",
+    ),
+    (
+        "unknown-pinned-tz-variant",
+        {
+            "model": "support-bot",
+            "messages": OK_MESSAGES,
+            "tensorzero::variant_name": "nope",
+            **ARGS,
+        },
+        400,
+        "tensorzero::variant_name",
+    ),
+    (
+        "args-missing",
+        {"model": "support-bot", "messages": OK_MESSAGES},
+        400,
+        "system_prompt_args.customer_name",
+    ),
+    (
+        "args-wrong-type",
+        {
+            "model": "support-bot",
+            "messages": OK_MESSAGES,
+            "system_prompt_args": {"customer_name": 5},
+        },
+        400,
+        "system_prompt_args.customer_name",
+    ),
+    (
+        "args-not-object",
+        {"model": "support-bot", "messages": OK_MESSAGES, "system_prompt_args": [1]},
+        400,
+        "system_prompt_args",
+    ),
+    (
+        "campaign-unknown",
+        {"model": "support-bot", "messages": OK_MESSAGES, "ab_campaign": "nope", **ARGS},
+        400,
+        "ab_campaign",
+    ),
+    (
+        "campaign-paused",
+        {"model": "support-bot", "messages": OK_MESSAGES, "ab_campaign": "old", **ARGS},
+        400,
+        "ab_campaign",
+    ),
+    (
+        "tool-toggle-unknown",
+        {
+            "model": "support-bot",
+            "messages": OK_MESSAGES,
+            "tools": [{"id": "search", "enabled": False}],
+            **ARGS,
+        },
+        400,
+        "tools[0].id",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("body", "status", "param"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("body", "status", "param"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_malformed_request(gateway: Gateway, body: dict, status: int, param: str) -> None:
     response = httpx.post(gateway.url + "/v1/chat/completions", json=body)
     assert response.status_code == status, response.text
@@ -63,13 +226,19 @@ def test_malformed_request(gateway: Gateway, body: dict, status: int, param: str
 
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b'"text"', b"\xff\xfe"])
 def test_body_that_is_not_a_json_object(gateway: Gateway, raw: bytes) -> None:
-    response = httpx.post(gateway.url + "/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        content=raw,
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_unknown_model_message_names_it_and_nothing_secret(gateway: Gateway) -> None:
-    response = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "gpt-9", "messages": OK_MESSAGES})
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions", json={"model": "gpt-9", "messages": OK_MESSAGES}
+    )
     error = response.json()["error"]
     assert error["code"] == "model_not_found"
     assert "gpt-9" in error["message"]
@@ -86,7 +255,9 @@ def test_body_over_the_limit_is_413(tmp_path, fake_upstream) -> None:
         response = httpx.post(gateway.url + "/v1/chat/completions", json=big)
         assert response.status_code == 413
         assert response.json()["error"]["code"] == "payload_too_large"
-        small = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "local", "messages": OK_MESSAGES})
+        small = httpx.post(
+            gateway.url + "/v1/chat/completions", json={"model": "local", "messages": OK_MESSAGES}
+        )
         assert small.status_code == 200
     finally:
         gateway.stop()

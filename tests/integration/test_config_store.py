@@ -35,7 +35,13 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     import os
 
     full_env = {**os.environ, **env}
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, cwd=REPO, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=full_env,
+    )
 
 
 def test_apply_export_apply_round_trips(database_url: str, tmp_path: Path) -> None:
@@ -70,7 +76,9 @@ def test_keys_cli_stores_only_hashes(database_url: str) -> None:
     assert key[:11] in listing and key not in listing
     if database_url.startswith("postgresql"):
         rows = asyncio.run(postgres.fetch(database_url, "SELECT * FROM api_keys"))
-        dump = repr([dict(r) for r in rows]) + repr(asyncio.run(postgres.fetch(database_url, "SELECT * FROM audit_log")))
+        dump = repr([dict(r) for r in rows]) + repr(
+            asyncio.run(postgres.fetch(database_url, "SELECT * FROM audit_log"))
+        )
         assert key not in dump and key[11:] not in dump
     revoked = cli("keys", "revoke", key[:11], env=env)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout

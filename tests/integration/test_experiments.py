@@ -9,7 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter, defaultdict
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -28,11 +28,13 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 async def _many(gw: Gateway, bodies: list[dict], concurrency: int = 16) -> list[dict]:
     semaphore = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=gw.url, timeout=30) as client:
+
         async def one(body: dict) -> dict:
             async with semaphore:
                 response = await client.post("/v1/chat/completions", json=body)
                 assert response.status_code == 200, response.text
                 return response.json()
+
         return await asyncio.gather(*(one(b) for b in bodies))
 
 
@@ -70,7 +72,9 @@ def test_pins_and_ab_campaign_override(gw: Gateway) -> None:
     assert tz["variant"] == other
     named = many(gw, [body(session, ab_campaign="ab")])[0]
     assert named["variant"] == natural and named["ab_campaign"] == "ab"
-    foreign = httpx.post(gw.url + "/v1/chat/completions", json=body(session, ab_campaign="elsewhere"))
+    foreign = httpx.post(
+        gw.url + "/v1/chat/completions", json=body(session, ab_campaign="elsewhere")
+    )
     assert foreign.status_code == 400 and "elsewhere" in foreign.json()["error"]["message"]
 
 
@@ -79,7 +83,10 @@ def _simulate(gw: Gateway, units: int, seed: int) -> dict[str, dict[str, list[fl
     rng = random.Random(seed)
     sessions = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(units)]
     replies = many(gw, [body(s) for s in sessions])
-    values: dict[str, dict[str, list[float]]] = {"success": defaultdict(list), "score": defaultdict(list)}
+    values: dict[str, dict[str, list[float]]] = {
+        "success": defaultdict(list),
+        "score": defaultdict(list),
+    }
 
     async def send_all() -> None:
         async with httpx.AsyncClient(base_url=gw.url, timeout=30) as client:
@@ -97,13 +104,21 @@ def _simulate(gw: Gateway, units: int, seed: int) -> dict[str, dict[str, list[fl
                 score = rng.gauss(3.0, 1.0)
                 values["success"][variant].append(float(success))
                 values["score"][variant].append(score)
-                payloads.append({"metric_name": "success", "inference_id": reply["id"], "value": success})
-                payloads.append({"metric_name": "score", "inference_id": reply["id"], "value": score})
+                payloads.append(
+                    {"metric_name": "success", "inference_id": reply["id"], "value": success}
+                )
+                payloads.append(
+                    {"metric_name": "score", "inference_id": reply["id"], "value": score}
+                )
             await asyncio.gather(*(send(p) for p in payloads))
 
     asyncio.run(send_all())
     total = 2 * units
-    wait_rows(gw, "SELECT count() AS n FROM feedback WHERE metric IN ('success', 'score')", lambda r: r[0]["n"] >= total)
+    wait_rows(
+        gw,
+        "SELECT count() AS n FROM feedback WHERE metric IN ('success', 'score')",
+        lambda r: r[0]["n"] >= total,
+    )
     return values
 
 
@@ -119,7 +134,9 @@ def test_results_match_an_independent_computation(gw: Gateway) -> None:
         assert row["mean"] == pytest.approx(sum(sample) / len(sample))
         se = math.sqrt(stats.tvar(sample) / len(sample))
         assert row["std_error"] == pytest.approx(se, rel=1e-6)
-        assert row["ci95"] == pytest.approx([row["mean"] - 1.959964 * se, row["mean"] + 1.959964 * se], rel=1e-6)
+        assert row["ci95"] == pytest.approx(
+            [row["mean"] - 1.959964 * se, row["mean"] + 1.959964 * se], rel=1e-6
+        )
     # Pooled two-proportion z-test, computed independently.
     x1, n1, x2, n2 = sum(a), len(a), sum(b), len(b)
     pooled = (x1 + x2) / (n1 + n2)
@@ -131,7 +148,9 @@ def test_results_match_an_independent_computation(gw: Gateway) -> None:
     assert by_variant["a"]["p_value"] is None  # the control is not compared with itself
     assert boolean["sample_ratio"]["mismatch"] is False
     assert by_variant["a"]["guardrails"]["error_rate"] == 0
-    assert by_variant["a"]["guardrails"]["metrics"]["score"] == pytest.approx(sum(values["score"]["a"]) / len(values["score"]["a"]))
+    assert by_variant["a"]["guardrails"]["metrics"]["score"] == pytest.approx(
+        sum(values["score"]["a"]) / len(values["score"]["a"])
+    )
 
     floats = httpx.get(gw.url + "/v1/campaigns/ab/results", params={"metric": "score"}).json()
     fb = {v["variant"]: v for v in floats["variants"]}
@@ -146,19 +165,27 @@ def test_results_match_an_independent_computation(gw: Gateway) -> None:
 
     table = subprocess.run(
         [sys.executable, "-m", "app.cli", "campaign", "results", "ab", "--url", gw.url],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert table.returncode == 0, table.stderr
     assert "a (control)" in table.stdout and "sample ratio" in table.stdout
 
 
 def test_weights_changed_mid_campaign_trigger_the_srm_flag(gw: Gateway) -> None:
-    skew = httpx.patch(gw.url + "/admin/functions/exp/campaigns/ab", json={"variants": {"a": 0.9, "b": 0.1}})
+    skew = httpx.patch(
+        gw.url + "/admin/functions/exp/campaigns/ab", json={"variants": {"a": 0.9, "b": 0.1}}
+    )
     assert skew.status_code == 200, skew.text
     many(gw, [body(str(uuid.uuid4())) for _ in range(600)])
-    back = httpx.patch(gw.url + "/admin/functions/exp/campaigns/ab", json={"variants": {"a": 0.5, "b": 0.5}})
+    back = httpx.patch(
+        gw.url + "/admin/functions/exp/campaigns/ab", json={"variants": {"a": 0.5, "b": 0.5}}
+    )
     assert back.status_code == 200
-    results = wait_rows(gw, "SELECT count() AS n FROM inferences WHERE campaign = 'ab'", lambda r: r[0]["n"] >= 600)
+    results = wait_rows(
+        gw, "SELECT count() AS n FROM inferences WHERE campaign = 'ab'", lambda r: r[0]["n"] >= 600
+    )
     assert results
     srm = httpx.get(gw.url + "/v1/campaigns/ab/results").json()["sample_ratio"]
     assert srm["mismatch"] is True and srm["p_value"] < 0.001
@@ -166,6 +193,8 @@ def test_weights_changed_mid_campaign_trigger_the_srm_flag(gw: Gateway) -> None:
 
 def test_results_errors(gw: Gateway) -> None:
     assert httpx.get(gw.url + "/v1/campaigns/nope/results").status_code == 404
-    assert httpx.get(gw.url + "/v1/campaigns/ab/results", params={"metric": "nope"}).status_code == 404
+    assert (
+        httpx.get(gw.url + "/v1/campaigns/ab/results", params={"metric": "nope"}).status_code == 404
+    )
     preference = httpx.get(gw.url + "/v1/campaigns/ab/results", params={"metric": "preferred"})
     assert preference.status_code == 400 and preference.json()["error"]["param"] == "metric"

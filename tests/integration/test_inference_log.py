@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +26,9 @@ SECRET = "sk-test-secret-123"
 def gw(tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeOpenAI) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("inference-log")
     config = write_gateway_config(root / "variants", fake_upstream)
-    server = Gateway(config, root / "data", env={"FAKE_UPSTREAM_KEY": SECRET, **LOGGING_ENV}).start()
+    server = Gateway(
+        config, root / "data", env={"FAKE_UPSTREAM_KEY": SECRET, **LOGGING_ENV}
+    ).start()
     yield server
     server.stop()
 
@@ -35,8 +38,12 @@ def chat(gw: Gateway, body: dict[str, Any]) -> httpx.Response:
 
 
 def stream(gw: Gateway, body: dict[str, Any]) -> tuple[httpx.Response, list[dict[str, Any]]]:
-    with httpx.stream("POST", gw.url + "/v1/chat/completions", json={**body, "stream": True}, timeout=15) as response:
-        events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    with httpx.stream(
+        "POST", gw.url + "/v1/chat/completions", json={**body, "stream": True}, timeout=15
+    ) as response:
+        events = [
+            json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")
+        ]
     return response, events
 
 
@@ -69,46 +76,114 @@ def test_every_request_is_logged_with_what_was_sent_and_returned(gw: Gateway) ->
     run = uuid.uuid4().hex
     session, episode = str(uuid.uuid4()), str(uuid.uuid4())
 
-    a = chat(gw, {
-        "model": "support-bot", "messages": user("hello A"), "system_prompt_args": {"customer_name": "Ann"},
-        "labels": {"run": run, "team": "search"}, "metadata": {"app": "web"}, "tensorzero::tags": {"tz": "1"},
-        "tags": ["alpha", "beta"], "session_id": session, "user": "u-1", "tensorzero::episode_id": episode,
-    })
-    b, b_events = stream(gw, {
-        "model": "passthrough", "messages": user("stream me please"), "labels": {"run": run},
-        "stream_options": {"include_usage": True}, "tags": "x, y ,z",
-    })
-    c = chat(gw, {"model": "passthrough", "messages": user("c"), "metadata": {"run": run}, "tags": "solo"})
+    a = chat(
+        gw,
+        {
+            "model": "support-bot",
+            "messages": user("hello A"),
+            "system_prompt_args": {"customer_name": "Ann"},
+            "labels": {"run": run, "team": "search"},
+            "metadata": {"app": "web"},
+            "tensorzero::tags": {"tz": "1"},
+            "tags": ["alpha", "beta"],
+            "session_id": session,
+            "user": "u-1",
+            "tensorzero::episode_id": episode,
+        },
+    )
+    b, b_events = stream(
+        gw,
+        {
+            "model": "passthrough",
+            "messages": user("stream me please"),
+            "labels": {"run": run},
+            "stream_options": {"include_usage": True},
+            "tags": "x, y ,z",
+        },
+    )
+    c = chat(
+        gw,
+        {"model": "passthrough", "messages": user("c"), "metadata": {"run": run}, "tags": "solo"},
+    )
     d = chat(gw, {"model": "after-500", "messages": user("d"), "labels": {"run": run}})
     e, e_events = stream(gw, {"model": "after-500", "messages": user("e"), "labels": {"run": run}})
     f = chat(gw, {"model": "all-fail", "messages": user("f"), "labels": {"run": run}})
     g = chat(gw, {"model": "passthrough", "messages": user("g"), "n": 2, "labels": {"run": run}})
-    h = chat(gw, {
-        "model": "passthrough", "labels": {"run": run},
-        "messages": [*user("hello A"), {"role": "assistant", "content": "echo: hello A", "completion_id": a.json()["id"]}, *user("h")],
-    })
-    bad = chat(gw, {"model": "passthrough", "messages": user("x"), "temperature": 5, "labels": {"run": run}})
-    assert [r.status_code for r in (a, b, c, d, e, f, g, h, bad)] == [200] * 5 + [502, 200, 200, 400]
+    h = chat(
+        gw,
+        {
+            "model": "passthrough",
+            "labels": {"run": run},
+            "messages": [
+                *user("hello A"),
+                {"role": "assistant", "content": "echo: hello A", "completion_id": a.json()["id"]},
+                *user("h"),
+            ],
+        },
+    )
+    bad = chat(
+        gw,
+        {"model": "passthrough", "messages": user("x"), "temperature": 5, "labels": {"run": run}},
+    )
+    assert [r.status_code for r in (a, b, c, d, e, f, g, h, bad)] == [200] * 5 + [
+        502,
+        200,
+        200,
+        400,
+    ]
 
-    ids = {name: r.headers["x-switchyard-inference-id"] for name, r in zip("abcdegh", (a, b, c, d, e, g, h))}
+    ids = {
+        name: r.headers["x-switchyard-inference-id"]
+        for name, r in zip("abcdegh", (a, b, c, d, e, g, h), strict=False)
+    }
     log = logged(gw, run, 8)  # the 400 is not an inference
     failed = next(row for row in log.values() if row["status"] == "error")
     assert set(log) == set(ids.values()) | {failed["id"]}
 
     row, body = log[ids["a"]], a.json()
     usage = body["usage"]
-    assert {k: row[k] for k in ("function", "variant", "campaign", "sticky_unit", "session_id", "episode_id", "user")} == {
-        "function": "support-bot", "variant": body["variant"], "campaign": "tone", "sticky_unit": session,
-        "session_id": session, "episode_id": episode, "user": "u-1",
+    assert {
+        k: row[k]
+        for k in (
+            "function",
+            "variant",
+            "campaign",
+            "sticky_unit",
+            "session_id",
+            "episode_id",
+            "user",
+        )
+    } == {
+        "function": "support-bot",
+        "variant": body["variant"],
+        "campaign": "tone",
+        "sticky_unit": session,
+        "session_id": session,
+        "episode_id": episode,
+        "user": "u-1",
     }
     assert row["labels"] == {"run": run, "team": "search", "app": "web", "tz": "1"}
     assert row["tags"] == ["alpha", "beta"]
-    assert (row["model"], row["provider"], row["provider_model"], row["status"], row["error"]) == ("support-bot", "ok", "upstream-model", "ok", "")
-    assert (row["prompt_tokens"], row["completion_tokens"], row["usage_estimated"]) == (usage["prompt_tokens"], usage["completion_tokens"], False) == (11, 7, False)
+    assert (row["model"], row["provider"], row["provider_model"], row["status"], row["error"]) == (
+        "support-bot",
+        "ok",
+        "upstream-model",
+        "ok",
+        "",
+    )
+    assert (
+        (row["prompt_tokens"], row["completion_tokens"], row["usage_estimated"])
+        == (usage["prompt_tokens"], usage["completion_tokens"], False)
+        == (11, 7, False)
+    )
     assert row["system_prompt"] in ("You help Ann.", "Be brief with Ann.")
     assert json.loads(row["system_prompt_args"]) == {"customer_name": "Ann"}
     assert json.loads(row["input_messages"])[-1] == {"role": "user", "content": "hello A"}
-    assert json.loads(row["output"])[0]["message"]["content"] == body["choices"][0]["message"]["content"] == "echo: hello A"
+    assert (
+        json.loads(row["output"])[0]["message"]["content"]
+        == body["choices"][0]["message"]["content"]
+        == "echo: hello A"
+    )
     assert row["finish_reason"] == "stop" and row["streamed"] is False
     assert row["completion_ids"] == [body["id"]] and row["parent_completion_ids"] == []
     assert row["ttft_ms"] == pytest.approx(usage["time_to_first_token"] * 1000, abs=0.5)
@@ -121,52 +196,88 @@ def test_every_request_is_logged_with_what_was_sent_and_returned(gw: Gateway) ->
 
     row = log[ids["b"]]
     usage_event = next(ev for ev in b_events if ev.get("usage"))
-    text = "".join(ev["choices"][0]["delta"].get("content") or "" for ev in b_events if ev["choices"])
+    text = "".join(
+        ev["choices"][0]["delta"].get("content") or "" for ev in b_events if ev["choices"]
+    )
     assert row["streamed"] is True and row["tags"] == ["x", "y", "z"]
-    assert (row["prompt_tokens"], row["completion_tokens"]) == (usage_event["usage"]["prompt_tokens"], usage_event["usage"]["completion_tokens"])
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (
+        usage_event["usage"]["prompt_tokens"],
+        usage_event["usage"]["completion_tokens"],
+    )
     assert json.loads(row["output"])[0]["message"]["content"] == text == "echo: stream me please"
-    assert row["ttft_ms"] == pytest.approx(usage_event["usage"]["time_to_first_token"] * 1000, abs=0.5)
+    assert row["ttft_ms"] == pytest.approx(
+        usage_event["usage"]["time_to_first_token"] * 1000, abs=0.5
+    )
 
     assert log[ids["c"]]["tags"] == ["solo"] and log[ids["c"]]["labels"] == {"run": run}
 
     for name in "de":  # the failed first route is an attempt of its own
         row = log[ids[name]]
-        assert (row["status"], row["provider"], row["provider_model"]) == ("ok", "ok", "second-choice")
+        assert (row["status"], row["provider"], row["provider_model"]) == (
+            "ok",
+            "ok",
+            "second-choice",
+        )
         *failures, last = row["attempts"]  # the provider policy may retry fail500 before moving on
-        assert failures and all(x[1:6] == ("fail500", "m", "error", "HTTP 500: upstream exploded", 500) for x in failures)
+        assert failures and all(
+            x[1:6] == ("fail500", "m", "error", "HTTP 500: upstream exploded", 500)
+            for x in failures
+        )
         assert last[1:5] == ("ok", "second-choice", "ok", "")
         assert [x[0] for x in row["attempts"]] == list(range(1, len(row["attempts"]) + 1))
     assert log[ids["e"]]["streamed"] is True
 
-    assert failed["error"] == f.json()["error"]["message"] and failed["output"] == "" and failed["provider"] == ""
+    assert (
+        failed["error"] == f.json()["error"]["message"]
+        and failed["output"] == ""
+        and failed["provider"] == ""
+    )
     # fail500's circuit breaker may be open by now, so it can be skipped without an attempt
-    assert {(x[1], x[3]) for x in failed["attempts"]} - {("fail500", "error")} == {("refused", "error")}
+    assert {(x[1], x[3]) for x in failed["attempts"]} - {("fail500", "error")} == {
+        ("refused", "error")
+    }
 
     row, body = log[ids["g"]], g.json()
     assert row["completion_ids"] == [choice["completion_id"] for choice in body["choices"]]
     assert len(set(row["completion_ids"])) == 2 and len(json.loads(row["output"])) == 2
     assert log[ids["h"]]["parent_completion_ids"] == [ids["a"]]
 
-    lookup = rows(gw, f"SELECT kind, inference_id FROM inference_by_id WHERE id = '{row['completion_ids'][1]}'")
+    lookup = rows(
+        gw,
+        f"SELECT kind, inference_id FROM inference_by_id WHERE id = '{row['completion_ids'][1]}'",
+    )
     assert lookup == [{"kind": "completion", "inference_id": ids["g"]}]
     whole = rows(gw, f"SELECT id, output FROM inference_lookup(id = '{row['completion_ids'][1]}')")
     assert [r["id"] for r in whole] == [ids["g"]]
-    assert rows(gw, f"SELECT count() AS n FROM inference_by_id WHERE id = '{episode}' AND kind = 'episode'") == [{"n": 1}]
+    assert rows(
+        gw, f"SELECT count() AS n FROM inference_by_id WHERE id = '{episode}' AND kind = 'episode'"
+    ) == [{"n": 1}]
 
-    leaked = rows(gw, f"""
+    leaked = rows(
+        gw,
+        f"""
         SELECT (SELECT count() FROM model_inferences WHERE position(raw_request, '{SECRET}') > 0
                 OR position(raw_response, '{SECRET}') > 0)
              + (SELECT count() FROM inferences WHERE position(params, '{SECRET}') > 0
-                OR position(input_messages, '{SECRET}') > 0) AS n""")
+                OR position(input_messages, '{SECRET}') > 0) AS n""",
+    )
     assert leaked == [{"n": 0}], "a provider key reached ClickHouse"
 
 
 def test_client_disconnecting_mid_stream_is_logged_as_cancelled(gw: Gateway) -> None:
     run = uuid.uuid4().hex
     words = " ".join(f"w{i}" for i in range(40))  # the slow upstream sends one word per 0.2 s
-    with httpx.stream("POST", gw.url + "/v1/chat/completions", timeout=15, json={
-        "model": "slow-stream", "messages": user(words), "stream": True, "labels": {"run": run},
-    }) as response:
+    with httpx.stream(
+        "POST",
+        gw.url + "/v1/chat/completions",
+        timeout=15,
+        json={
+            "model": "slow-stream",
+            "messages": user(words),
+            "stream": True,
+            "labels": {"run": run},
+        },
+    ) as response:
         inference_id = response.headers["x-switchyard-inference-id"]
         received = ""
         for line in response.iter_lines():
@@ -187,9 +298,15 @@ def test_logging_flags_do_exactly_what_they_say(gw: Gateway) -> None:
     not_stored = chat(gw, {**base, "messages": user("store false"), "store": False})
     dry = chat(gw, {**base, "messages": user("dry run"), "tensorzero::dryrun": True})
     no_query = chat(gw, {**base, "messages": user("no query body"), "log_query_body": False})
-    no_response = chat(gw, {**base, "messages": user("no response body"), "log_response_body": False})
-    streamed_no_response = stream(gw, {**base, "messages": user("streamed"), "log_response_body": False})[0]
-    assert all(r.status_code == 200 for r in (not_stored, dry, no_query, no_response, streamed_no_response))
+    no_response = chat(
+        gw, {**base, "messages": user("no response body"), "log_response_body": False}
+    )
+    streamed_no_response = stream(
+        gw, {**base, "messages": user("streamed"), "log_response_body": False}
+    )[0]
+    assert all(
+        r.status_code == 200 for r in (not_stored, dry, no_query, no_response, streamed_no_response)
+    )
 
     log = logged(gw, run, 3)  # queue order: had the first two been queued, they would be in by now
     assert not_stored.json()["id"] not in log and dry.json()["id"] not in log
@@ -197,7 +314,9 @@ def test_logging_flags_do_exactly_what_they_say(gw: Gateway) -> None:
     row = log[no_query.json()["id"]]
     assert row["input_messages"] == "" and "no query body" in row["output"]
     assert row["prompt_tokens"] == 11 and row["system_prompt_args"] == "" and row["status"] == "ok"
-    assert [(x[8], x[9]) for x in row["attempts"]] == [(False, True)]  # raw request empty, response kept
+    assert [(x[8], x[9]) for x in row["attempts"]] == [
+        (False, True)
+    ]  # raw request empty, response kept
 
     for response, text in ((no_response, "no response body"), (streamed_no_response, "streamed")):
         row = log[response.headers["x-switchyard-inference-id"]]
@@ -209,13 +328,29 @@ def test_logging_flags_do_exactly_what_they_say(gw: Gateway) -> None:
 def test_analyst_views_and_operations_endpoints(gw: Gateway) -> None:
     run = uuid.uuid4().hex
     for i in range(3):
-        assert chat(gw, {"model": "support-bot", "messages": user(f"v{i}"), "labels": {"run": run},
-                         "system_prompt_args": {"customer_name": "Bo"}, "session_id": str(uuid.uuid4())}).status_code == 200
+        assert (
+            chat(
+                gw,
+                {
+                    "model": "support-bot",
+                    "messages": user(f"v{i}"),
+                    "labels": {"run": run},
+                    "system_prompt_args": {"customer_name": "Bo"},
+                    "session_id": str(uuid.uuid4()),
+                },
+            ).status_code
+            == 200
+        )
     logged(gw, run, 3)
-    daily = rows(gw, "SELECT * FROM daily_stats WHERE function = 'support-bot' AND campaign = 'tone'")
+    daily = rows(
+        gw, "SELECT * FROM daily_stats WHERE function = 'support-bot' AND campaign = 'tone'"
+    )
     assert {row["variant"] for row in daily} <= {"friendly", "concise"}
     assert sum(row["inferences"] for row in daily) >= 3 and sum(row["units"] for row in daily) >= 3
-    assert all(row["latency_p50_ms"] > 0 and row["ttft_p95_ms"] > 0 and row["prompt_tokens"] >= 11 for row in daily)
+    assert all(
+        row["latency_p50_ms"] > 0 and row["ttft_p95_ms"] > 0 and row["prompt_tokens"] >= 11
+        for row in daily
+    )
     assert rows(gw, "SELECT count() AS n FROM inference_feedback") == [{"n": 0}]
 
     ready = httpx.get(gw.url + "/ready").json()
@@ -224,5 +359,10 @@ def test_analyst_views_and_operations_endpoints(gw: Gateway) -> None:
     assert metric(gw, "switchyard_rows_dropped_total") == 0
     assert metric(gw, "switchyard_write_queue_depth") >= 0
     text = httpx.get(gw.url + "/metrics").text
-    assert 'switchyard_inferences_total{function="support-bot",variant="concise",status="ok"}' in text
-    assert 'switchyard_http_requests_total{route="/v1/chat/completions",method="POST",status="200"}' in text
+    assert (
+        'switchyard_inferences_total{function="support-bot",variant="concise",status="ok"}' in text
+    )
+    assert (
+        'switchyard_http_requests_total{route="/v1/chat/completions",method="POST",status="200"}'
+        in text
+    )

@@ -36,7 +36,7 @@ def config(ant: FakeAnthropic, oai: FakeOpenAI, models: str, providers: str = ""
 {claude}
 [providers.oai]
 type = "openai"
-base_url = "{oai.url('ok')}"
+base_url = "{oai.url("ok")}"
 [providers.refused]
 type = "openai"
 base_url = "http://127.0.0.1:{free_port()}/v1"
@@ -60,7 +60,9 @@ def user(text: str = "hi") -> list[dict]:
 # -- retries ------------------------------------------------------------------------------------
 
 
-async def test_retry_after_is_honoured(fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI) -> None:
+async def test_retry_after_is_honoured(
+    fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI
+) -> None:
     fake_anthropic.fail_next("ra", 429, retry_after="1")
     models = '[models.m]\nrouting = [{ provider = "claude-ra", name = "c" }]\nretries = { max = 2, base_delay_ms = 10 }'
     async with Pipeline(config(fake_anthropic, fake_upstream, models)) as pipeline:
@@ -73,7 +75,9 @@ async def test_retry_after_is_honoured(fake_anthropic: FakeAnthropic, fake_upstr
     assert reply.usage.queue_time >= 1.0  # time before the attempt that answered, the wait included
 
 
-async def test_retry_after_longer_than_max_delay_moves_on(fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI) -> None:
+async def test_retry_after_longer_than_max_delay_moves_on(
+    fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI
+) -> None:
     fake_anthropic.fail_next("ra-long", 429, retry_after="30")
     models = '[models.m]\nrouting = [{ provider = "claude-ra-long", name = "c" }, { provider = "oai", name = "next" }]'
     async with Pipeline(config(fake_anthropic, fake_upstream, models)) as pipeline:
@@ -84,18 +88,31 @@ async def test_retry_after_longer_than_max_delay_moves_on(fake_anthropic: FakeAn
     assert attempts(pipeline) == [("claude-ra-long", "error", 429), ("oai", "ok", None)]
 
 
-async def test_exponential_backoff_on_server_errors(fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI) -> None:
+async def test_exponential_backoff_on_server_errors(
+    fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI
+) -> None:
     fake_anthropic.fail_next("b5", 500, times=2)
     models = '[models.m]\nrouting = [{ provider = "claude-b5", name = "c" }]\nretries = { max = 2, base_delay_ms = 100 }'
     async with Pipeline(config(fake_anthropic, fake_upstream, models)) as pipeline:
         reply = await pipeline.stream({"model": "m", "messages": user("third time")})
-    assert "".join(e["choices"][0]["delta"].get("content", "") for e in reply if e.get("choices")) == "echo: third time"
+    assert (
+        "".join(e["choices"][0]["delta"].get("content", "") for e in reply if e.get("choices"))
+        == "echo: third time"
+    )
     t = fake_anthropic.arrivals["b5"][-3:]
-    assert 0.05 <= t[1] - t[0] < 0.3 and 0.1 <= t[2] - t[1] < 0.5  # 100 ms then 200 ms steps, jittered in their upper half
-    assert attempts(pipeline) == [("claude-b5", "error", 500), ("claude-b5", "error", 500), ("claude-b5", "ok", None)]
+    assert (
+        0.05 <= t[1] - t[0] < 0.3 and 0.1 <= t[2] - t[1] < 0.5
+    )  # 100 ms then 200 ms steps, jittered in their upper half
+    assert attempts(pipeline) == [
+        ("claude-b5", "error", 500),
+        ("claude-b5", "error", 500),
+        ("claude-b5", "ok", None),
+    ]
 
 
-async def test_retries_exhausted_then_next_route(fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI) -> None:
+async def test_retries_exhausted_then_next_route(
+    fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI
+) -> None:
     fake_anthropic.fail_next("ex", 503, times=2)
     models = """
 [models.m]
@@ -105,13 +122,17 @@ retries = { max = 1, base_delay_ms = 1 }
     async with Pipeline(config(fake_anthropic, fake_upstream, models)) as pipeline:
         await pipeline.complete({"model": "m", "messages": user()})
     assert attempts(pipeline) == [
-        ("claude-ex", "error", 503), ("claude-ex", "error", 503),  # 5xx: retried
-        ("refused", "error", None), ("refused", "error", None),  # connection refused: retried
+        ("claude-ex", "error", 503),
+        ("claude-ex", "error", 503),  # 5xx: retried
+        ("refused", "error", None),
+        ("refused", "error", None),  # connection refused: retried
         ("oai", "ok", None),
     ]
 
 
-async def test_timeouts_and_rejections_are_not_retried(fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI) -> None:
+async def test_timeouts_and_rejections_are_not_retried(
+    fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI
+) -> None:
     models = """
 [models.stalling]
 routing = [{ provider = "claude-stall", name = "c" }]
@@ -122,7 +143,10 @@ routing = [{ provider = "claude-ra", name = "c" }, { provider = "oai", name = "n
         with pytest.raises(GatewayTimeout) as timeout:
             await pipeline.complete({"model": "stalling", "messages": user()})
         assert timeout.value.status == 504 and timeout.value.type == "timeout_error"
-        assert "Every provider for 'stalling' timed out: claude-stall: no complete response within 0.3s" in timeout.value.message
+        assert (
+            "Every provider for 'stalling' timed out: claude-stall: no complete response within 0.3s"
+            in timeout.value.message
+        )
         assert attempts(pipeline) == [("claude-stall", "error", None)]
 
         fake_anthropic.fail_next("ra", 400)
@@ -134,7 +158,9 @@ routing = [{ provider = "claude-ra", name = "c" }, { provider = "oai", name = "n
 # -- circuit breaker ----------------------------------------------------------------------------
 
 
-async def test_circuit_opens_skips_and_half_opens(fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI) -> None:
+async def test_circuit_opens_skips_and_half_opens(
+    fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI
+) -> None:
     fake_anthropic.fail_next("brk", 500, times=4)  # three to open the circuit, then a failed probe
     models = """
 [models.m]
@@ -156,7 +182,10 @@ routing = [{ provider = "claude-brk", name = "c" }]
             assert reply.choices[0].message.content == "echo: backup"
         assert len(seen) == start + 3
         assert attempts(pipeline) == [("oai", "ok", None)]
-        with pytest.raises(ProviderFailed, match=r"circuit open after 3 consecutive failures \(next probe in .*last: HTTP 500: scripted failure 500"):
+        with pytest.raises(
+            ProviderFailed,
+            match=r"circuit open after 3 consecutive failures \(next probe in .*last: HTTP 500: scripted failure 500",
+        ):
             await pipeline.complete({"model": "only", "messages": user()})
 
         await asyncio.sleep(1.05)
@@ -166,7 +195,9 @@ routing = [{ provider = "claude-brk", name = "c" }]
         assert attempts(pipeline) == [("claude-brk", "error", 500), ("oai", "ok", None)]
 
         await asyncio.sleep(1.05)
-        reply = await pipeline.complete({"model": "m", "messages": user("recovered")})  # the probe succeeds
+        reply = await pipeline.complete(
+            {"model": "m", "messages": user("recovered")}
+        )  # the probe succeeds
         assert attempts(pipeline) == [("claude-brk", "ok", None)] and breaker.state == "closed"
         await pipeline.complete({"model": "m", "messages": user()})
         assert len(seen) == start + 6
@@ -176,7 +207,9 @@ routing = [{ provider = "claude-brk", name = "c" }]
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_slow_first_token_falls_back(fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI, stream: bool) -> None:
+async def test_slow_first_token_falls_back(
+    fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI, stream: bool
+) -> None:
     models = """
 [models.m]
 routing = [{ provider = "claude-slow", name = "c" }, { provider = "oai", name = "quick" }]
@@ -198,7 +231,9 @@ max_ttft_ms = 200
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_max_ttft_with_no_route_left_is_504(fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI, stream: bool) -> None:
+async def test_max_ttft_with_no_route_left_is_504(
+    fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI, stream: bool
+) -> None:
     models = '[models.m]\nrouting = [{ provider = "claude-slow", name = "c" }, { provider = "slow-dummy", name = "d" }]'
     async with Pipeline(config(fake_anthropic, fake_upstream, models)) as pipeline:
         call = pipeline.stream if stream else pipeline.complete
@@ -213,7 +248,9 @@ async def test_max_ttft_with_no_route_left_is_504(fake_anthropic: FakeAnthropic,
     assert pipeline.recorder.last.status == "error"
 
 
-async def test_a_missed_max_ttft_does_not_open_the_circuit(fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI) -> None:
+async def test_a_missed_max_ttft_does_not_open_the_circuit(
+    fake_anthropic: FakeAnthropic, fake_upstream: FakeOpenAI
+) -> None:
     """max_ttft_ms is one request's budget: an impatient client must not get a healthy provider skipped."""
     models = '[models.m]\nrouting = [{ provider = "claude-slow", name = "c" }, { provider = "oai", name = "quick" }]'
     async with Pipeline(config(fake_anthropic, fake_upstream, models)) as pipeline:

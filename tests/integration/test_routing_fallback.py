@@ -21,7 +21,9 @@ def msg(text: str = "hi") -> list[dict]:
 
 
 @pytest.mark.parametrize("model", ["after-500", "after-refused", "after-timeout", "after-reset"])
-def test_falls_back_to_the_second_provider(gateway: Gateway, fake_upstream: FakeOpenAI, model: str) -> None:
+def test_falls_back_to_the_second_provider(
+    gateway: Gateway, fake_upstream: FakeOpenAI, model: str
+) -> None:
     response = chat(gateway, {"model": model, "messages": msg("fallback " + model)})
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == f"echo: fallback {model}"
@@ -29,14 +31,22 @@ def test_falls_back_to_the_second_provider(gateway: Gateway, fake_upstream: Fake
 
 
 def test_streaming_falls_back_before_the_first_chunk(gateway: Gateway) -> None:
-    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json={"model": "after-500", "messages": msg("s"), "stream": True}) as response:
+    with httpx.stream(
+        "POST",
+        gateway.url + "/v1/chat/completions",
+        json={"model": "after-500", "messages": msg("s"), "stream": True},
+    ) as response:
         assert response.status_code == 200
         body = response.read().decode()
-    assert "echo: s" in "".join(
-        json.loads(line[6:])["choices"][0]["delta"].get("content", "")
-        for line in body.splitlines()
-        if line.startswith("data: {") and json.loads(line[6:])["choices"]
-    ) or "echo" in body
+    assert (
+        "echo: s"
+        in "".join(
+            json.loads(line[6:])["choices"][0]["delta"].get("content", "")
+            for line in body.splitlines()
+            if line.startswith("data: {") and json.loads(line[6:])["choices"]
+        )
+        or "echo" in body
+    )
     assert body.rstrip().endswith("data: [DONE]")
 
 
@@ -58,7 +68,9 @@ def test_all_providers_timing_out_is_504(gateway: Gateway) -> None:
     assert time.monotonic() - started < 5
 
 
-def test_provider_rejection_is_not_retried_elsewhere(gateway: Gateway, fake_upstream: FakeOpenAI) -> None:
+def test_provider_rejection_is_not_retried_elsewhere(
+    gateway: Gateway, fake_upstream: FakeOpenAI
+) -> None:
     before = len(fake_upstream.requests["ok"])
     response = chat(gateway, {"model": "rejecting", "messages": msg()})
     assert response.status_code == 400
@@ -73,7 +85,11 @@ def test_streaming_all_failing_is_a_plain_http_error(gateway: Gateway) -> None:
 
 
 def test_broken_sse_mid_stream_sends_an_error_event(gateway: Gateway) -> None:
-    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json={"model": "broken-stream", "messages": msg(), "stream": True}) as response:
+    with httpx.stream(
+        "POST",
+        gateway.url + "/v1/chat/completions",
+        json={"model": "broken-stream", "messages": msg(), "stream": True},
+    ) as response:
         assert response.status_code == 200
         events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
     assert json.loads(events[0])["choices"][0]["delta"]["content"] == "ok"
@@ -82,10 +98,16 @@ def test_broken_sse_mid_stream_sends_an_error_event(gateway: Gateway) -> None:
     assert "[DONE]" not in events
 
 
-def test_client_disconnect_cancels_the_upstream_stream(gateway: Gateway, fake_upstream: FakeOpenAI) -> None:
+def test_client_disconnect_cancels_the_upstream_stream(
+    gateway: Gateway, fake_upstream: FakeOpenAI
+) -> None:
     before = fake_upstream.disconnects["slowstream"]
     words = " ".join(f"w{i}" for i in range(40))  # 40 words at 0.2 s each: 8 s if not cancelled
-    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json={"model": "slow-stream", "messages": msg(words), "stream": True}) as response:
+    with httpx.stream(
+        "POST",
+        gateway.url + "/v1/chat/completions",
+        json={"model": "slow-stream", "messages": msg(words), "stream": True},
+    ) as response:
         lines = response.iter_lines()
         assert next(lines).startswith("data: ")
     deadline = time.monotonic() + 5
@@ -97,43 +119,104 @@ def test_client_disconnect_cancels_the_upstream_stream(gateway: Gateway, fake_up
 def test_parameters_arrive_as_sent(gateway: Gateway, fake_upstream: FakeOpenAI) -> None:
     body = {
         "model": "passthrough",
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}],
-        "temperature": 1.5, "top_p": 0.9, "max_tokens": 12, "stop": ["END", "STOP"], "seed": 7,
-        "frequency_penalty": 0.5, "presence_penalty": -0.5, "logprobs": True, "top_logprobs": 3,
-        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
-        "top_k": 40, "min_p": 0.1, "repetition_penalty": 1.1, "guided_choice": ["a", "b"],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "look"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                ],
+            }
+        ],
+        "temperature": 1.5,
+        "top_p": 0.9,
+        "max_tokens": 12,
+        "stop": ["END", "STOP"],
+        "seed": 7,
+        "frequency_penalty": 0.5,
+        "presence_penalty": -0.5,
+        "logprobs": True,
+        "top_logprobs": 3,
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "x", "schema": {"type": "object"}},
+        },
+        "top_k": 40,
+        "min_p": 0.1,
+        "repetition_penalty": 1.1,
+        "guided_choice": ["a", "b"],
         "chat_template_kwargs": {"enable_thinking": True},
         # gateway-only fields must never reach the provider
-        "labels": {"team": "x"}, "session_id": "6f1c3a52-8c1e-4c55-9a57-0d3b0c7e2a11", "tags": "a,b",
-        "tensorzero::tags": {"k": "v"}, "ab_campaign": None,
+        "labels": {"team": "x"},
+        "session_id": "6f1c3a52-8c1e-4c55-9a57-0d3b0c7e2a11",
+        "tags": "a,b",
+        "tensorzero::tags": {"k": "v"},
+        "ab_campaign": None,
         "some_vendor_flag": True,
     }
     response = chat(gateway, body)
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["logprobs"] == {"content": []}
     sent = fake_upstream.last("ok")
-    for key in ("temperature", "top_p", "max_tokens", "stop", "seed", "frequency_penalty", "presence_penalty",
-                "logprobs", "top_logprobs", "response_format", "top_k", "min_p", "repetition_penalty",
-                "guided_choice", "chat_template_kwargs"):
+    for key in (
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "seed",
+        "frequency_penalty",
+        "presence_penalty",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "top_k",
+        "min_p",
+        "repetition_penalty",
+        "guided_choice",
+        "chat_template_kwargs",
+    ):
         assert sent[key] == body[key], key
     assert sent["messages"] == body["messages"]
-    for key in ("labels", "session_id", "tags", "tensorzero::tags", "some_vendor_flag", "drop_params"):
+    for key in (
+        "labels",
+        "session_id",
+        "tags",
+        "tensorzero::tags",
+        "some_vendor_flag",
+        "drop_params",
+    ):
         assert key not in sent
     # The provider key comes from the environment, and only reaches the provider.
     assert sent["_headers"]["Authorization"] == "Bearer sk-test-secret-123"
     assert "sk-test-secret" not in response.text
 
 
-def test_drop_params_false_passes_unknown_fields(gateway: Gateway, fake_upstream: FakeOpenAI) -> None:
-    response = chat(gateway, {"model": "passthrough", "messages": msg(), "drop_params": False, "some_vendor_flag": {"x": 1}})
+def test_drop_params_false_passes_unknown_fields(
+    gateway: Gateway, fake_upstream: FakeOpenAI
+) -> None:
+    response = chat(
+        gateway,
+        {
+            "model": "passthrough",
+            "messages": msg(),
+            "drop_params": False,
+            "some_vendor_flag": {"x": 1},
+        },
+    )
     assert response.status_code == 200
     assert fake_upstream.last("ok")["some_vendor_flag"] == {"x": 1}
 
 
-def test_completion_id_on_messages_is_not_sent_upstream(gateway: Gateway, fake_upstream: FakeOpenAI) -> None:
+def test_completion_id_on_messages_is_not_sent_upstream(
+    gateway: Gateway, fake_upstream: FakeOpenAI
+) -> None:
     messages = [
         {"role": "user", "content": "a"},
-        {"role": "assistant", "content": "b", "completion_id": "0192aaaa-0000-7000-8000-000000000000"},
+        {
+            "role": "assistant",
+            "content": "b",
+            "completion_id": "0192aaaa-0000-7000-8000-000000000000",
+        },
         {"role": "user", "content": "c"},
     ]
     assert chat(gateway, {"model": "passthrough", "messages": messages}).status_code == 200
@@ -144,7 +227,12 @@ def test_tir_and_alias_paths(gateway: Gateway) -> None:
     for path in ("/openai/v1/chat/completions", "/api/v1/chat/completions", "/v0/chat/completions"):
         response = httpx.post(gateway.url + path, json={"model": "local", "messages": msg("alias")})
         assert response.json()["choices"][0]["message"]["content"] == "alias", path
-    tir = httpx.post(gateway.url + "/project/p-42/endpoint/is-local/v1/chat/completions?project_id=42", json={"messages": msg("tir")})
+    tir = httpx.post(
+        gateway.url + "/project/p-42/endpoint/is-local/v1/chat/completions?project_id=42",
+        json={"messages": msg("tir")},
+    )
     assert tir.status_code == 200 and tir.json()["choices"][0]["message"]["content"] == "tir"
-    bad = httpx.post(gateway.url + "/project/42/endpoint/local/v1/chat/completions", json={"messages": msg()})
+    bad = httpx.post(
+        gateway.url + "/project/42/endpoint/local/v1/chat/completions", json={"messages": msg()}
+    )
     assert bad.status_code == 404

@@ -8,7 +8,9 @@ from tests.support.fake_openai import FakeOpenAI
 from tests.support.gateway import Gateway
 
 
-def test_rendered_prompt_comes_first_and_client_system_messages_follow(gateway: Gateway, fake_upstream: FakeOpenAI) -> None:
+def test_rendered_prompt_comes_first_and_client_system_messages_follow(
+    gateway: Gateway, fake_upstream: FakeOpenAI
+) -> None:
     body = {
         "model": "support-bot/friendly",
         "messages": [
@@ -25,17 +27,33 @@ def test_rendered_prompt_comes_first_and_client_system_messages_follow(gateway: 
     assert sent[1:] == body["messages"]
 
 
-def test_request_params_override_variant_defaults(gateway: Gateway, fake_upstream: FakeOpenAI) -> None:
-    body = {"model": "support-bot/friendly", "messages": [{"role": "user", "content": "x"}], "temperature": 1.2,
-            "system_prompt_args": {"customer_name": "A"}}
+def test_request_params_override_variant_defaults(
+    gateway: Gateway, fake_upstream: FakeOpenAI
+) -> None:
+    body = {
+        "model": "support-bot/friendly",
+        "messages": [{"role": "user", "content": "x"}],
+        "temperature": 1.2,
+        "system_prompt_args": {"customer_name": "A"},
+    }
     assert httpx.post(gateway.url + "/v1/chat/completions", json=body).status_code == 200
     assert fake_upstream.last("ok")["temperature"] == 1.2
 
 
 def test_schema_violation_and_missing_arg_are_400(gateway: Gateway) -> None:
-    missing = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "support-bot", "messages": [{"role": "user", "content": "x"}]})
+    missing = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "support-bot", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert missing.status_code == 400
     assert "customer_name" in missing.json()["error"]["message"]
-    wrong = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "support-bot", "messages": [{"role": "user", "content": "x"}], "system_prompt_args": {"customer_name": ["x"]}})
+    wrong = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={
+            "model": "support-bot",
+            "messages": [{"role": "user", "content": "x"}],
+            "system_prompt_args": {"customer_name": ["x"]},
+        },
+    )
     assert wrong.status_code == 400
     assert wrong.json()["error"]["param"] == "system_prompt_args.customer_name"

@@ -36,7 +36,9 @@ async def test_timings_match_a_provider_of_known_pace(stream: bool) -> None:
     async with Pipeline(PACED) as pipeline:
         body = {"model": "paced", "messages": [{"role": "user", "content": WORDS}]}
         if stream:
-            usage = usage_of(await pipeline.stream({**body, "stream_options": {"include_usage": True}}))
+            usage = usage_of(
+                await pipeline.stream({**body, "stream_options": {"include_usage": True}})
+            )
         else:
             usage = msgspec.to_builtins((await pipeline.complete(body)).usage)
     assert usage["completion_tokens"] == 21
@@ -49,24 +51,34 @@ async def test_timings_match_a_provider_of_known_pace(stream: bool) -> None:
     assert record.attempts[0].ttft_ms == pytest.approx(record.ttft_ms, abs=0.5)
 
 
-async def test_streaming_ttft_is_the_first_token_not_the_first_byte(fake_anthropic: FakeAnthropic, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_streaming_ttft_is_the_first_token_not_the_first_byte(
+    fake_anthropic: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The fake Anthropic ``slow`` path sends message_start at once and its first text 1 s later."""
     monkeypatch.setenv("ANT_KEY", "sk-ant-test")
     config = f"""
 [providers.slow]
 type = "anthropic"
-base_url = "{fake_anthropic.url('slow')}"
+base_url = "{fake_anthropic.url("slow")}"
 api_key_env = "ANT_KEY"
 [models.slow]
 routing = [{{ provider = "slow", name = "c" }}]
 """
     async with Pipeline(config) as pipeline:
-        events = await pipeline.stream({"model": "slow", "messages": [{"role": "user", "content": "a b c"}],
-                                        "stream_options": {"include_usage": True}})
+        events = await pipeline.stream(
+            {
+                "model": "slow",
+                "messages": [{"role": "user", "content": "a b c"}],
+                "stream_options": {"include_usage": True},
+            }
+        )
     usage = usage_of(events)
     assert fake_anthropic.slow_s <= usage["time_to_first_token"] < fake_anthropic.slow_s + 0.2
     assert usage["model_execution_time"] >= usage["time_to_first_token"]
-    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (11, 4)  # Anthropic's own counts, not estimates
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (
+        11,
+        4,
+    )  # Anthropic's own counts, not estimates
 
 
 async def test_usage_is_estimated_when_the_provider_reports_none(fake_upstream: FakeOpenAI) -> None:
@@ -74,14 +86,19 @@ async def test_usage_is_estimated_when_the_provider_reports_none(fake_upstream: 
     config = f"""
 [providers.plain]
 type = "openai"
-base_url = "{fake_upstream.url('ok')}"
+base_url = "{fake_upstream.url("ok")}"
 params = ["temperature", "max_tokens"]
 [models.plain]
 routing = [{{ provider = "plain", name = "m" }}]
 """
     async with Pipeline(config) as pipeline:
-        events = await pipeline.stream({"model": "plain", "messages": [{"role": "user", "content": "hello world"}],
-                                        "stream_options": {"include_usage": True}})
+        events = await pipeline.stream(
+            {
+                "model": "plain",
+                "messages": [{"role": "user", "content": "hello world"}],
+                "stream_options": {"include_usage": True},
+            }
+        )
     assert "stream_options" not in fake_upstream.last("ok")
     usage = usage_of(events)
     # "echo: hello world" → echo, :, hello, world; the prompt: 2 words + 3 per message

@@ -15,8 +15,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
@@ -49,7 +49,7 @@ class Faults:
         self.inserting = threading.Event()
         self.inserts = 0
 
-    def connect(self) -> "FaultyStore":
+    def connect(self) -> FaultyStore:
         if self.mode == "down":
             raise OperationalError("connection refused (injected)")
         return FaultyStore(self)
@@ -86,29 +86,62 @@ def records(function: str, count: int) -> list[InferenceRecord]:
     made = []
     for i in range(count):
         inference_id = uuid7_str()
-        made.append(InferenceRecord(
-            id=inference_id, created_at=time.time(), config_version=1, function=function, variant="v",
-            episode_id=uuid7_str(), model="m", status="ok", labels={"i": str(i)}, tags=["t"], latency_ms=1.0,
-            completion_ids=[inference_id],
-            attempts=[AttemptRecord(id=uuid7_str(), inference_id=inference_id, provider="p", provider_type="openai",
-                                    model="pm", started_at=time.time(), latency_ms=1.0, status="ok")],
-        ))
+        made.append(
+            InferenceRecord(
+                id=inference_id,
+                created_at=time.time(),
+                config_version=1,
+                function=function,
+                variant="v",
+                episode_id=uuid7_str(),
+                model="m",
+                status="ok",
+                labels={"i": str(i)},
+                tags=["t"],
+                latency_ms=1.0,
+                completion_ids=[inference_id],
+                attempts=[
+                    AttemptRecord(
+                        id=uuid7_str(),
+                        inference_id=inference_id,
+                        provider="p",
+                        provider_type="openai",
+                        model="pm",
+                        started_at=time.time(),
+                        latency_ms=1.0,
+                        status="ok",
+                    )
+                ],
+            )
+        )
     return made
 
 
 def stored(store: ClickHouseStore, function: str) -> tuple[int, int, int, set[str]]:
     """(rows, distinct ids, attempt rows, ids) for one test's function name."""
-    (count, distinct), = store.client.query(
-        "SELECT count(), uniqExact(id) FROM inferences WHERE function = {f:String}", {"f": function}).result_rows
+    ((count, distinct),) = store.client.query(
+        "SELECT count(), uniqExact(id) FROM inferences WHERE function = {f:String}", {"f": function}
+    ).result_rows
     attempts = store.client.query(
-        "SELECT count() FROM model_inferences WHERE function = {f:String}", {"f": function}).result_rows[0][0]
-    ids = {str(row[0]) for row in store.client.query(
-        "SELECT id FROM inferences WHERE function = {f:String}", {"f": function}).result_rows}
+        "SELECT count() FROM model_inferences WHERE function = {f:String}", {"f": function}
+    ).result_rows[0][0]
+    ids = {
+        str(row[0])
+        for row in store.client.query(
+            "SELECT id FROM inferences WHERE function = {f:String}", {"f": function}
+        ).result_rows
+    }
     return count, distinct, attempts, ids
 
 
 def make_writer(faults: Faults, spill: Path, **options: float) -> Writer:
-    defaults = {"batch_rows": 7, "interval_s": 0.02, "retries": 1, "backoff_s": 0.01, "max_backoff_s": 0.05}
+    defaults = {
+        "batch_rows": 7,
+        "interval_s": 0.02,
+        "retries": 1,
+        "backoff_s": 0.01,
+        "max_backoff_s": 0.05,
+    }
     writer = Writer(faults.connect, SpillDir(spill), **{**defaults, **options})  # type: ignore[arg-type]
     writer.start()
     return writer
@@ -121,7 +154,9 @@ def wait(condition, timeout: float = 15) -> None:  # type: ignore[no-untyped-def
         time.sleep(0.01)
 
 
-def test_outage_and_lost_acks_end_with_every_row_exactly_once(store: ClickHouseStore, tmp_path: Path) -> None:
+def test_outage_and_lost_acks_end_with_every_row_exactly_once(
+    store: ClickHouseStore, tmp_path: Path
+) -> None:
     function = f"f-{uuid.uuid4().hex[:8]}"
     faults = Faults(store)
     writer = make_writer(faults, tmp_path)
@@ -141,7 +176,10 @@ def test_outage_and_lost_acks_end_with_every_row_exactly_once(store: ClickHouseS
     wait(lambda: writer.stats().rows_spilled == 30)
     assert not writer.connected and stored(store, function)[0] == 20
 
-    faults.mode, faults.plan = "ok", ["lost_ack"]  # back; the first replay lands but its ack is lost
+    faults.mode, faults.plan = (
+        "ok",
+        ["lost_ack"],
+    )  # back; the first replay lands but its ack is lost
     wait(lambda: writer.stats().rows_replayed == 30)
     writer.close()
 
@@ -149,11 +187,18 @@ def test_outage_and_lost_acks_end_with_every_row_exactly_once(store: ClickHouseS
     assert (count, distinct, attempts) == (50, 50, 50)
     assert ids == {r.id for r in sent + outage}
     stats = writer.stats()
-    assert (stats.rows_spilled, stats.rows_replayed, stats.rows_dropped, stats.spill_files) == (30, 30, 0, 0)
+    assert (stats.rows_spilled, stats.rows_replayed, stats.rows_dropped, stats.spill_files) == (
+        30,
+        30,
+        0,
+        0,
+    )
     assert stats.rows_written == 50 and stats.batches_failed >= 4
 
 
-def test_full_queue_spills_instead_of_dropping_and_never_blocks(store: ClickHouseStore, tmp_path: Path) -> None:
+def test_full_queue_spills_instead_of_dropping_and_never_blocks(
+    store: ClickHouseStore, tmp_path: Path
+) -> None:
     function = f"f-{uuid.uuid4().hex[:8]}"
     faults = Faults(store)
     faults.gate.clear()  # the first insert hangs (a slow ClickHouse)
@@ -177,7 +222,9 @@ def test_full_queue_spills_instead_of_dropping_and_never_blocks(store: ClickHous
     assert (count, distinct) == (101, 101) and ids == {r.id for r in sent}
 
 
-def test_shutdown_flushes_without_waiting_for_the_interval(store: ClickHouseStore, tmp_path: Path) -> None:
+def test_shutdown_flushes_without_waiting_for_the_interval(
+    store: ClickHouseStore, tmp_path: Path
+) -> None:
     function = f"f-{uuid.uuid4().hex[:8]}"
     writer = make_writer(Faults(store), tmp_path, interval_s=60, batch_rows=10_000)
     for record in records(function, 25):
@@ -204,9 +251,13 @@ os._exit(0)  # no seal, no unlock: a crash
 """
 
 
-def test_files_left_by_a_crashed_process_are_adopted_and_replayed(store: ClickHouseStore, tmp_path: Path) -> None:
+def test_files_left_by_a_crashed_process_are_adopted_and_replayed(
+    store: ClickHouseStore, tmp_path: Path
+) -> None:
     function = f"f-{uuid.uuid4().hex[:8]}"
-    crashed = subprocess.run([sys.executable, "-c", CRASHING_PROCESS, str(tmp_path), function, uuid7_str()], cwd=REPO)
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_PROCESS, str(tmp_path), function, uuid7_str()], cwd=REPO
+    )
     assert crashed.returncode == 0 and len(list(tmp_path.rglob("*.jsonl.part"))) == 1
     writer = make_writer(Faults(store), tmp_path)
     wait(lambda: writer.stats().rows_replayed == 5)
@@ -232,7 +283,9 @@ def test_a_live_writer_keeps_its_files_from_another(store: ClickHouseStore, tmp_
     assert stored(store, function)[:2] == (4, 4) and not list(tmp_path.iterdir())
 
 
-def test_a_batch_clickhouse_keeps_refusing_is_set_aside(store: ClickHouseStore, tmp_path: Path) -> None:
+def test_a_batch_clickhouse_keeps_refusing_is_set_aside(
+    store: ClickHouseStore, tmp_path: Path
+) -> None:
     function = f"f-{uuid.uuid4().hex[:8]}"
     left = SpillDir(tmp_path)
     left.open()
@@ -247,5 +300,7 @@ def test_a_batch_clickhouse_keeps_refusing_is_set_aside(store: ClickHouseStore, 
         writer.submit(record)
     wait(lambda: stored(store, function)[0] == 2)
     writer.close()
-    assert [p.suffix for p in tmp_path.rglob("*") if p.is_file() and p.name != ".lock"] == [".rejected"]
+    assert [p.suffix for p in tmp_path.rglob("*") if p.is_file() and p.name != ".lock"] == [
+        ".rejected"
+    ]
     assert writer.stats().rows_dropped == 0

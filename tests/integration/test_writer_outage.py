@@ -17,9 +17,15 @@ from tests.support.gateway import Gateway
 def send(gw: Gateway, run: str, count: int) -> list[str]:
     ids = []
     for i in range(count):
-        body = {"model": "passthrough", "messages": [{"role": "user", "content": f"m{i}"}], "labels": {"run": run}}
+        body = {
+            "model": "passthrough",
+            "messages": [{"role": "user", "content": f"m{i}"}],
+            "labels": {"run": run},
+        }
         if i % 2:
-            with httpx.stream("POST", gw.url + "/v1/chat/completions", json={**body, "stream": True}, timeout=10) as response:
+            with httpx.stream(
+                "POST", gw.url + "/v1/chat/completions", json={**body, "stream": True}, timeout=10
+            ) as response:
                 assert response.status_code == 200
                 assert response.read().rstrip().endswith(b"data: [DONE]")
         else:
@@ -29,7 +35,9 @@ def send(gw: Gateway, run: str, count: int) -> list[str]:
     return ids
 
 
-def test_outage_spills_and_a_restart_replays_exactly_once(tmp_path: Path, fake_upstream: FakeOpenAI) -> None:
+def test_outage_spills_and_a_restart_replays_exactly_once(
+    tmp_path: Path, fake_upstream: FakeOpenAI
+) -> None:
     config = write_gateway_config(tmp_path / "variants", fake_upstream)
     data = tmp_path / "data"
     run = uuid.uuid4().hex
@@ -53,17 +61,24 @@ def test_outage_spills_and_a_restart_replays_exactly_once(tmp_path: Path, fake_u
     finally:
         assert down.stop() == 0  # SIGTERM: the writer flushes its queue into spill files
     spilled = list((data / "spill").rglob("*.jsonl"))
-    assert spilled and sum(len(p.read_bytes().splitlines()) for p in spilled) == 31  # + the feedback row
+    assert (
+        spilled and sum(len(p.read_bytes().splitlines()) for p in spilled) == 31
+    )  # + the feedback row
 
     up = Gateway(config, data, env=env).start()  # embedded chDB: ClickHouse is back
     try:
         query = f"SELECT id FROM inferences WHERE labels['run'] = '{run}'"
         found = wait_rows(up, query, lambda r: len(r) >= 30)
         assert sorted(r["id"] for r in found) == sorted(ids)
-        attempts = rows(up, f"SELECT count() AS n, uniqExact(inference_id) AS d FROM model_inferences WHERE inference_id IN ({query})")
+        attempts = rows(
+            up,
+            f"SELECT count() AS n, uniqExact(inference_id) AS d FROM model_inferences WHERE inference_id IN ({query})",
+        )
         assert attempts == [{"n": 30, "d": 30}]
         assert metric(up, "switchyard_rows_replayed_total") == 31
-        feedback = rows(up, f"SELECT count() AS n FROM feedback WHERE toString(target_id) = '{ids[0]}'")
+        feedback = rows(
+            up, f"SELECT count() AS n FROM feedback WHERE toString(target_id) = '{ids[0]}'"
+        )
         assert feedback == [{"n": 1}]
         assert not list((data / "spill").rglob("*.jsonl"))
         assert httpx.get(up.url + "/ready").json()["checks"]["clickhouse"]["ok"] is True

@@ -4,7 +4,8 @@ process, so tests cannot open it themselves while the gateway runs)."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -15,16 +16,23 @@ ADMIN_TOKEN = "test-admin-token"
 LOGGING_ENV = {"SWITCHYARD_ADMIN_TOKEN": ADMIN_TOKEN, "SWITCHYARD_WRITE_INTERVAL_S": "0.05"}
 
 
-def sql(gateway: Gateway, query: str, fmt: str = "json", token: str | None = ADMIN_TOKEN) -> httpx.Response:
+def sql(
+    gateway: Gateway, query: str, fmt: str = "json", token: str | None = ADMIN_TOKEN
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.post(gateway.url + "/admin/sql", json={"query": query, "format": fmt}, headers=headers, timeout=60)
+    return httpx.post(
+        gateway.url + "/admin/sql",
+        json={"query": query, "format": fmt},
+        headers=headers,
+        timeout=60,
+    )
 
 
 def rows(gateway: Gateway, query: str) -> list[dict[str, Any]]:
     response = sql(gateway, query)
     assert response.status_code == 200, response.text
     result = response.json()
-    return [dict(zip(result["columns"], row)) for row in result["rows"]]
+    return [dict(zip(result["columns"], row, strict=False)) for row in result["rows"]]
 
 
 def wait_rows(

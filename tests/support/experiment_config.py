@@ -3,8 +3,8 @@ campaign sticky by session, and a metric of every type at both levels."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -79,6 +79,8 @@ def write_experiment_config(directory: Path) -> Path:
 def experiment_gateway(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Gateway]:
     """A gateway on this config, logging to its own chDB with a fast flush (for module fixtures)."""
     root = tmp_path_factory.mktemp(name)
-    server = Gateway(write_experiment_config(root / "variants"), root / "data", env=LOGGING_ENV).start()
+    server = Gateway(
+        write_experiment_config(root / "variants"), root / "data", env=LOGGING_ENV
+    ).start()
     yield server
     server.stop()

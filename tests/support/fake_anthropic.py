@@ -27,11 +27,29 @@ from aiohttp import web
 from tests.support.aio_server import ThreadedServer
 
 ALLOWED_FIELDS = {
-    "model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k", "stop_sequences",
-    "stream", "tools", "tool_choice", "metadata", "thinking", "output_config", "service_tier",
+    "model",
+    "max_tokens",
+    "messages",
+    "system",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "stream",
+    "tools",
+    "tool_choice",
+    "metadata",
+    "thinking",
+    "output_config",
+    "service_tier",
 }
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error",
-               500: "api_error", 529: "overloaded_error"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
 
 
 class Invalid(Exception):
@@ -51,7 +69,9 @@ class FakeAnthropic(ThreadedServer):
     def url(self, behaviour: str) -> str:
         return f"http://127.0.0.1:{self.port}/{behaviour}"
 
-    def fail_next(self, behaviour: str, status: int, *, times: int = 1, retry_after: str | None = None) -> None:
+    def fail_next(
+        self, behaviour: str, status: int, *, times: int = 1, retry_after: str | None = None
+    ) -> None:
         headers = {"retry-after": retry_after} if retry_after is not None else {}
         for _ in range(times):
             self._failures[behaviour].append((status, headers))
@@ -82,27 +102,49 @@ class FakeAnthropic(ThreadedServer):
             return await self._stream(request, behaviour, message)
         return web.json_response(message)
 
-    async def _stream(self, request: web.Request, behaviour: str, message: dict[str, Any]) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, behaviour: str, message: dict[str, Any]
+    ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
 
         async def send(kind: str, data: dict[str, Any]) -> None:
-            await response.write(f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode())
+            await response.write(
+                f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+            )
 
-        start = {**message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 1}}
+        start = {
+            **message,
+            "content": [],
+            "stop_reason": None,
+            "usage": {**message["usage"], "output_tokens": 1},
+        }
         await send("message_start", {"message": start})
         await send("ping", {})
         if behaviour == "slow":
             await asyncio.sleep(self.slow_s)
         if behaviour == "midstream":
-            await send("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
-            await send("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": "partial"}})
+            await send(
+                "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
+            )
+            await send(
+                "content_block_delta",
+                {"index": 0, "delta": {"type": "text_delta", "text": "partial"}},
+            )
             await send("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}})
             return response
         for index, block in enumerate(message["content"]):
             await _stream_block(send, index, block)
-        await send("message_delta", {"delta": {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]},
-                                     "usage": {"output_tokens": message["usage"]["output_tokens"]}})
+        await send(
+            "message_delta",
+            {
+                "delta": {
+                    "stop_reason": message["stop_reason"],
+                    "stop_sequence": message["stop_sequence"],
+                },
+                "usage": {"output_tokens": message["usage"]["output_tokens"]},
+            },
+        )
         await send("message_stop", {})
         return response
 
@@ -110,24 +152,50 @@ class FakeAnthropic(ThreadedServer):
 async def _stream_block(send: Any, index: int, block: dict[str, Any]) -> None:
     kind = block["type"]
     if kind == "text":
-        await send("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}})
+        await send(
+            "content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}}
+        )
         words = block["text"].split(" ")
         for i, word in enumerate(words):
-            await send("content_block_delta", {"index": index, "delta": {"type": "text_delta", "text": word if i == 0 else " " + word}})
+            await send(
+                "content_block_delta",
+                {
+                    "index": index,
+                    "delta": {"type": "text_delta", "text": word if i == 0 else " " + word},
+                },
+            )
     elif kind == "thinking":
-        await send("content_block_start", {"index": index, "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
-        await send("content_block_delta", {"index": index, "delta": {"type": "thinking_delta", "thinking": block["thinking"]}})
-        await send("content_block_delta", {"index": index, "delta": {"type": "signature_delta", "signature": block["signature"]}})
+        await send(
+            "content_block_start",
+            {
+                "index": index,
+                "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+            },
+        )
+        await send(
+            "content_block_delta",
+            {"index": index, "delta": {"type": "thinking_delta", "thinking": block["thinking"]}},
+        )
+        await send(
+            "content_block_delta",
+            {"index": index, "delta": {"type": "signature_delta", "signature": block["signature"]}},
+        )
     else:  # tool_use: the arguments arrive as JSON fragments
         await send("content_block_start", {"index": index, "content_block": {**block, "input": {}}})
         raw = json.dumps(block["input"])
         for piece in (raw[:3], raw[3:]):
-            await send("content_block_delta", {"index": index, "delta": {"type": "input_json_delta", "partial_json": piece}})
+            await send(
+                "content_block_delta",
+                {"index": index, "delta": {"type": "input_json_delta", "partial_json": piece}},
+            )
     await send("content_block_stop", {"index": index})
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    body = {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message}}
+    body = {
+        "type": "error",
+        "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
+    }
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -145,7 +213,11 @@ def _check_body(body: dict[str, Any]) -> None:
     for key in body:
         if key not in ALLOWED_FIELDS:
             raise Invalid(f"{key}: Extra inputs are not permitted")
-    if not isinstance(body.get("model"), str) or not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
+    if (
+        not isinstance(body.get("model"), str)
+        or not isinstance(body.get("max_tokens"), int)
+        or body["max_tokens"] < 1
+    ):
         raise Invalid("model and max_tokens are required")
     if not 0 <= body.get("temperature", 0) <= 1:
         raise Invalid("temperature: must be between 0 and 1")
@@ -155,10 +227,16 @@ def _check_body(body: dict[str, Any]) -> None:
             raise Invalid("system: only non-empty text blocks are allowed")
     _check_messages(body.get("messages"))
     for tool in body.get("tools") or ():
-        if set(tool) - {"name", "description", "input_schema"} or tool.get("input_schema", {}).get("type") != "object":
+        if (
+            set(tool) - {"name", "description", "input_schema"}
+            or tool.get("input_schema", {}).get("type") != "object"
+        ):
             raise Invalid(f"tools: malformed tool {tool}")
     choice = body.get("tool_choice")
-    if choice is not None and (choice.get("type") not in ("auto", "any", "tool", "none") or (choice["type"] == "tool") != ("name" in choice)):
+    if choice is not None and (
+        choice.get("type") not in ("auto", "any", "tool", "none")
+        or (choice["type"] == "tool") != ("name" in choice)
+    ):
         raise Invalid(f"tool_choice: malformed {choice}")
     thinking = body.get("thinking")
     if thinking is not None:
@@ -168,7 +246,9 @@ def _check_body(body: dict[str, Any]) -> None:
         if "temperature" in body or "top_k" in body:
             raise Invalid("temperature and top_k may not be set when thinking is enabled")
     output = body.get("output_config")
-    if output is not None and (output.get("format", {}).get("type") != "json_schema" or "schema" not in output["format"]):
+    if output is not None and (
+        output.get("format", {}).get("type") != "json_schema" or "schema" not in output["format"]
+    ):
         raise Invalid("output_config.format: expected a json_schema format with a schema")
 
 
@@ -180,12 +260,14 @@ def _check_messages(messages: Any) -> None:
         role, content = message.get("role"), message.get("content")
         if role not in ("user", "assistant"):
             raise Invalid(f"messages.{i}.role: unexpected role {role!r}")
-        if i == 0 and role != "user" or i and role == messages[i - 1]["role"]:
+        if (i == 0 and role != "user") or (i and role == messages[i - 1]["role"]):
             raise Invalid(f"messages.{i}: roles must alternate, starting with user")
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
         answered = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
         if (pending or answered) and answered != pending:
-            raise Invalid(f"messages.{i}: tool_use ids {sorted(pending)} must be answered by tool_result blocks")
+            raise Invalid(
+                f"messages.{i}: tool_use ids {sorted(pending)} must be answered by tool_result blocks"
+            )
         pending = set()
         seen_other = False
         for j, block in enumerate(blocks):
@@ -199,7 +281,10 @@ def _check_messages(messages: Any) -> None:
 
 def _check_block(role: str, block: dict[str, Any], where: str) -> None:
     kind = block.get("type")
-    allowed = {"user": {"text", "image", "document", "tool_result"}, "assistant": {"text", "tool_use", "thinking"}}[role]
+    allowed = {
+        "user": {"text", "image", "document", "tool_result"},
+        "assistant": {"text", "tool_use", "thinking"},
+    }[role]
     if kind not in allowed:
         raise Invalid(f"{where}.type: {kind!r} is not allowed in a {role} message")
     if kind == "text" and not block.get("text"):
@@ -211,7 +296,9 @@ def _check_block(role: str, block: dict[str, Any], where: str) -> None:
                 raise Invalid(f"{where}.source: base64 needs media_type and data")
         elif not (source.get("type") == "url" and source.get("url", "").startswith("http")):
             raise Invalid(f"{where}.source: expected base64 or url")
-    if kind == "tool_use" and not (block.get("id") and block.get("name") and isinstance(block.get("input"), dict)):
+    if kind == "tool_use" and not (
+        block.get("id") and block.get("name") and isinstance(block.get("input"), dict)
+    ):
         raise Invalid(f"{where}: tool_use needs id, name and an input object")
     if kind == "tool_result" and not block.get("tool_use_id"):
         raise Invalid(f"{where}: tool_result needs tool_use_id")
@@ -222,7 +309,11 @@ def _check_block(role: str, block: dict[str, Any], where: str) -> None:
 
 def _answer(body: dict[str, Any], *, parallel: bool) -> dict[str, Any]:
     last = body["messages"][-1]
-    blocks = [{"type": "text", "text": last["content"]}] if isinstance(last["content"], str) else last["content"]
+    blocks = (
+        [{"type": "text", "text": last["content"]}]
+        if isinstance(last["content"], str)
+        else last["content"]
+    )
     results = [b for b in blocks if b["type"] == "tool_result"]
     text = " ".join(b["text"] for b in blocks if b["type"] == "text")
     tools = body.get("tools") or []
@@ -232,26 +323,40 @@ def _answer(body: dict[str, Any], *, parallel: bool) -> dict[str, Any]:
         content.append({"type": "thinking", "thinking": "thinking hard", "signature": "sig-123"})
     stop_reason, stop_sequence = "end_turn", None
     if results:
-        content.append({"type": "text", "text": "tool results: " + ", ".join(_result_text(r) for r in results)})
+        content.append(
+            {"type": "text", "text": "tool results: " + ", ".join(_result_text(r) for r in results)}
+        )
     elif tools and choice != "none":
         chosen = tools if parallel else [tools[0]]
         if choice == "tool":
             chosen = [t for t in tools if t["name"] == body["tool_choice"]["name"]]
-        content += [{"type": "tool_use", "id": f"toolu_{i}", "name": t["name"], "input": {"q": "x"}} for i, t in enumerate(chosen)]
+        content += [
+            {"type": "tool_use", "id": f"toolu_{i}", "name": t["name"], "input": {"q": "x"}}
+            for i, t in enumerate(chosen)
+        ]
         stop_reason = "tool_use"
     else:
         answer = json.dumps({"answer": text}) if body.get("output_config") else f"echo: {text}"
         for marker in body.get("stop_sequences") or ():
             if marker in answer:
-                answer, stop_reason, stop_sequence = answer[: answer.index(marker)], "stop_sequence", marker
+                answer, stop_reason, stop_sequence = (
+                    answer[: answer.index(marker)],
+                    "stop_sequence",
+                    marker,
+                )
         words = answer.split(" ")
         if len(words) > body["max_tokens"]:
             answer, stop_reason = " ".join(words[: body["max_tokens"]]), "max_tokens"
         content.append({"type": "text", "text": answer})
     output = sum(len(b.get("text", "").split()) for b in content) or 7
     return {
-        "id": "msg_fake_1", "type": "message", "role": "assistant", "model": body["model"], "content": content,
-        "stop_reason": stop_reason, "stop_sequence": stop_sequence,
+        "id": "msg_fake_1",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": stop_sequence,
         "usage": {"input_tokens": 9, "cache_read_input_tokens": 2, "output_tokens": output},
     }
 

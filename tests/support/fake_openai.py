@@ -53,11 +53,15 @@ class FakeOpenAI(ThreadedServer):
             return await self._stream(request, behaviour, body)
         return web.json_response(_completion(body))
 
-    async def _stream(self, request: web.Request, behaviour: str, body: dict[str, Any]) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, behaviour: str, body: dict[str, Any]
+    ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         if behaviour == "badsse":
-            await response.write(b'data: {"id": "x", "choices": [{"index": 0, "delta": {"content": "ok"}}]}\n\n')
+            await response.write(
+                b'data: {"id": "x", "choices": [{"index": 0, "delta": {"content": "ok"}}]}\n\n'
+            )
             await response.write(b"data: {this is not json\n\n")
             return response
         pieces = _answer(body).split(" ")
@@ -66,10 +70,19 @@ class FakeOpenAI(ThreadedServer):
             await response.write(_event(body, {"role": "assistant", "content": ""}))
             if body.get("tools"):  # the tool call of _completion, its arguments in two pieces
                 call = _completion(body)["choices"][0]["message"]["tool_calls"][0]
-                start = {"index": 0, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}
+                start = {
+                    "index": 0,
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""},
+                }
                 await response.write(_event(body, {"tool_calls": [start]}))
                 for piece in (call["function"]["arguments"][:3], call["function"]["arguments"][3:]):
-                    await response.write(_event(body, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+                    await response.write(
+                        _event(
+                            body, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+                        )
+                    )
                 await response.write(_event(body, {}, finish="tool_calls"))
                 await response.write(b"data: [DONE]\n\n")
                 return response
@@ -79,8 +92,25 @@ class FakeOpenAI(ThreadedServer):
                 await response.write(_event(body, {"content": piece if i == 0 else " " + piece}))
             await response.write(_event(body, {}, finish="stop"))
             if (body.get("stream_options") or {}).get("include_usage"):
-                usage = {"prompt_tokens": 11, "completion_tokens": len(pieces), "total_tokens": 11 + len(pieces)}
-                await response.write(b"data: " + json.dumps({"id": "up", "object": "chat.completion.chunk", "created": 1, "model": body["model"], "choices": [], "usage": usage}).encode() + b"\n\n")
+                usage = {
+                    "prompt_tokens": 11,
+                    "completion_tokens": len(pieces),
+                    "total_tokens": 11 + len(pieces),
+                }
+                await response.write(
+                    b"data: "
+                    + json.dumps(
+                        {
+                            "id": "up",
+                            "object": "chat.completion.chunk",
+                            "created": 1,
+                            "model": body["model"],
+                            "choices": [],
+                            "usage": usage,
+                        }
+                    ).encode()
+                    + b"\n\n"
+                )
             await response.write(b"data: [DONE]\n\n")
         except (ConnectionResetError, asyncio.CancelledError):
             self.disconnects[behaviour] += 1
@@ -92,7 +122,11 @@ def _last_user(body: dict[str, Any]) -> str:
     for message in reversed(body["messages"]):
         if message["role"] == "user":
             content = message["content"]
-            return content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
+            return (
+                content
+                if isinstance(content, str)
+                else " ".join(p.get("text", "") for p in content)
+            )
     return ""
 
 
@@ -110,7 +144,13 @@ def _completion(body: dict[str, Any]) -> dict[str, Any]:
         message = {
             "role": "assistant",
             "content": None,
-            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": '{"q": "x"}'}}],
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": name, "arguments": '{"q": "x"}'},
+                }
+            ],
         }
         finish = "tool_calls"
     if "reasoner" in body["model"]:
@@ -121,7 +161,10 @@ def _completion(body: dict[str, Any]) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body["model"],
-        "choices": [{"index": i, "message": message, "finish_reason": finish, **choice_extra} for i in range(n)],
+        "choices": [
+            {"index": i, "message": message, "finish_reason": finish, **choice_extra}
+            for i in range(n)
+        ],
         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
     }
 
@@ -132,6 +175,8 @@ def _event(body: dict[str, Any], delta: dict[str, Any], finish: str | None = Non
         "object": "chat.completion.chunk",
         "created": 1,
         "model": body["model"],
-        "choices": [{"index": i, "delta": delta, "finish_reason": finish} for i in range(body.get("n") or 1)],
+        "choices": [
+            {"index": i, "delta": delta, "finish_reason": finish} for i in range(body.get("n") or 1)
+        ],
     }
     return b"data: " + json.dumps(chunk).encode() + b"\n\n"

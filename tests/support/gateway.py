@@ -30,7 +30,7 @@ class Gateway:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> "Gateway":
+    def start(self, timeout: float = 30) -> Gateway:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
         env.update(
@@ -42,7 +42,11 @@ class Gateway:
         )
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "app.cli", "serve"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -76,7 +80,12 @@ def copy_demo_config(target: Path) -> Path:
     return target
 
 
-def start_gateway(root: Path, gateway_toml: str, functions: dict[str, str] | None = None, env: dict[str, str] | None = None) -> Gateway:
+def start_gateway(
+    root: Path,
+    gateway_toml: str,
+    functions: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Gateway:
     """A gateway on a config of its own (``gateway.toml`` text plus function files), under ``root``."""
     config = root / "variants"
     (config / "functions").mkdir(parents=True, exist_ok=True)

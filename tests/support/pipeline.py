@@ -43,13 +43,15 @@ class Pipeline:
             section: join_dotted_names(raw.get(section, {}), ENTRY_MARKERS[section])
             for section in ("providers", "models", "metrics")
         }
-        document["functions"] = {name: tomllib.loads(text) for name, text in (functions or {}).items()}
+        document["functions"] = {
+            name: tomllib.loads(text) for name, text in (functions or {}).items()
+        }
         self.pool = HttpPool()
         self.snapshot = build_snapshot(document, pool=self.pool)
         self.recorder = ListRecorder()
         self.service = InferenceService(ConfigHolder(self.snapshot), self.recorder)
 
-    async def __aenter__(self) -> "Pipeline":
+    async def __aenter__(self) -> Pipeline:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

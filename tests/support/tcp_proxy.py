@@ -17,7 +17,7 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(5)
         return self
 
@@ -33,7 +33,9 @@ class TcpProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, reuse_address=True
+        )
 
     async def _cut(self) -> None:
         if self._server is not None:

@@ -84,7 +84,9 @@ def test_every_problem_is_listed_with_file_and_key(broken_dir: Path) -> None:
 
 def test_cross_reference_problems(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
-    (tmp_path / "gateway.toml").write_text('[providers.demo]\ntype = "dummy"\n[models.good]\nrouting = [{ provider = "demo", name = "x" }]\n')
+    (tmp_path / "gateway.toml").write_text(
+        '[providers.demo]\ntype = "dummy"\n[models.good]\nrouting = [{ provider = "demo", name = "x" }]\n'
+    )
     (tmp_path / "functions" / "bot.toml").write_text(BROKEN_FUNCTION.replace("temperature = 7", ""))
     document, sources, problems = load_directory(tmp_path)
     keys = {p.key: p.message for p in validate_document(document, sources)}
@@ -99,7 +101,10 @@ def test_cross_reference_problems(tmp_path: Path) -> None:
 
 def test_cli_exits_nonzero_and_prints_every_problem(broken_dir: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "config", "validate", str(broken_dir)], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "app.cli", "config", "validate", str(broken_dir)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert result.returncode == 1
     assert "problem(s)" in result.stdout
@@ -108,7 +113,12 @@ def test_cli_exits_nonzero_and_prints_every_problem(broken_dir: Path) -> None:
 
 
 def test_demo_config_is_valid() -> None:
-    result = subprocess.run([sys.executable, "-m", "app.cli", "config", "validate", "variants"], capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "config", "validate", "variants"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stdout
     assert "OK" in result.stdout
 
@@ -118,10 +128,14 @@ def test_template_variable_not_in_schema_is_a_problem(tmp_path: Path) -> None:
         "providers": {"demo": {"type": "dummy"}},
         "models": {"m": {"routing": [{"provider": "demo", "name": "x"}]}},
         "metrics": {},
-        "functions": {"f": {
-            "system_schema": {"type": "object", "properties": {"name": {"type": "string"}}},
-            "variants": {"v": {"model": "m", "system_template": "Hi {{ name }} from {{ company }}"}},
-        }},
+        "functions": {
+            "f": {
+                "system_schema": {"type": "object", "properties": {"name": {"type": "string"}}},
+                "variants": {
+                    "v": {"model": "m", "system_template": "Hi {{ name }} from {{ company }}"}
+                },
+            }
+        },
     }
     with pytest.raises(ConfigError) as info:
         build_snapshot(document)
@@ -129,7 +143,9 @@ def test_template_variable_not_in_schema_is_a_problem(tmp_path: Path) -> None:
 
 
 def test_dotted_names_in_toml_table_headers_are_joined(tmp_path: Path) -> None:
-    (tmp_path / "gateway.toml").write_text('[providers.demo]\ntype = "dummy"\n[models.llama-3.1-8b]\nrouting = [{ provider = "demo", name = "x" }]\n')
+    (tmp_path / "gateway.toml").write_text(
+        '[providers.demo]\ntype = "dummy"\n[models.llama-3.1-8b]\nrouting = [{ provider = "demo", name = "x" }]\n'
+    )
     document, sources, problems = load_directory(tmp_path)
     assert not problems
     assert "llama-3.1-8b" in build_snapshot(document, sources=sources).models

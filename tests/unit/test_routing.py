@@ -15,7 +15,12 @@ from app.routing.variants import choose_variant, unit_fraction
 DOCUMENT = {
     "providers": {"p1": {"type": "dummy"}, "p2": {"type": "dummy"}},
     "models": {
-        "m": {"routing": [{"provider": "p1", "name": "m-on-p1"}, {"provider": "p2", "name": "m-on-p2"}]},
+        "m": {
+            "routing": [
+                {"provider": "p1", "name": "m-on-p1"},
+                {"provider": "p2", "name": "m-on-p2"},
+            ]
+        },
         "org/model": {"routing": [{"provider": "p1", "name": "x"}]},
     },
     "metrics": {},
@@ -36,7 +41,10 @@ def snapshot():
 
 def test_resolution_order(snapshot) -> None:
     assert resolve_target(snapshot, "tensorzero::function_name::bot").function.name == "bot"
-    assert [r.model for r in resolve_target(snapshot, "tensorzero::model_name::m").routes] == ["m-on-p1", "m-on-p2"]
+    assert [r.model for r in resolve_target(snapshot, "tensorzero::model_name::m").routes] == [
+        "m-on-p1",
+        "m-on-p2",
+    ]
     pinned = resolve_target(snapshot, "bot/b")
     assert pinned.function.name == "bot" and pinned.pinned_variant == "b"
     assert resolve_target(snapshot, "bot").function.name == "bot"
@@ -47,7 +55,16 @@ def test_resolution_order(snapshot) -> None:
     assert [r.model for r in resolve_target(snapshot, "org/model").routes] == ["x"]
 
 
-@pytest.mark.parametrize("name", ["nope", "bot/zzz", "tensorzero::function_name::nope", "tensorzero::model_name::nope", "m@nowhere"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "nope",
+        "bot/zzz",
+        "tensorzero::function_name::nope",
+        "tensorzero::model_name::nope",
+        "m@nowhere",
+    ],
+)
 def test_unknown_names_are_404(snapshot, name: str) -> None:
     with pytest.raises(NotFound):
         resolve_target(snapshot, name)
@@ -62,8 +79,12 @@ def test_sticky_assignment_is_deterministic_and_balanced(snapshot) -> None:
     counts: Counter[str] = Counter()
     for _ in range(2000):
         session = str(uuid.uuid4())
-        first = choose_variant(snapshot, function, pinned=None, ab_campaign=None, units={"session_id": session})
-        again = choose_variant(snapshot, function, pinned=None, ab_campaign=None, units={"session_id": session})
+        first = choose_variant(
+            snapshot, function, pinned=None, ab_campaign=None, units={"session_id": session}
+        )
+        again = choose_variant(
+            snapshot, function, pinned=None, ab_campaign=None, units={"session_id": session}
+        )
         assert first.variant.name == again.variant.name
         assert first.campaign.key == "exp" and first.unit == session
         counts[first.variant.name] += 1
@@ -80,14 +101,28 @@ def test_unit_fraction_is_stable_across_processes() -> None:
 
 def test_weights_without_campaign(snapshot) -> None:
     function = snapshot.functions["plain"]
-    picks = {choose_variant(snapshot, function, pinned=None, ab_campaign=None, units={}).variant.name for _ in range(200)}
+    picks = {
+        choose_variant(snapshot, function, pinned=None, ab_campaign=None, units={}).variant.name
+        for _ in range(200)
+    }
     assert picks == {"x"}  # weight 0 is only served when pinned
-    assert choose_variant(snapshot, function, pinned="y", ab_campaign=None, units={}).variant.name == "y"
+    assert (
+        choose_variant(snapshot, function, pinned="y", ab_campaign=None, units={}).variant.name
+        == "y"
+    )
 
 
 def test_ab_campaign_must_belong_to_the_function(snapshot) -> None:
     with pytest.raises(InvalidRequest):
-        choose_variant(snapshot, snapshot.functions["plain"], pinned=None, ab_campaign="exp", units={})
+        choose_variant(
+            snapshot, snapshot.functions["plain"], pinned=None, ab_campaign="exp", units={}
+        )
     campaign_id = snapshot.functions["bot"].campaigns["exp"].id
-    chosen = choose_variant(snapshot, snapshot.functions["bot"], pinned=None, ab_campaign=campaign_id, units={"session_id": "s"})
+    chosen = choose_variant(
+        snapshot,
+        snapshot.functions["bot"],
+        pinned=None,
+        ab_campaign=campaign_id,
+        units={"session_id": "s"},
+    )
     assert chosen.campaign.key == "exp"

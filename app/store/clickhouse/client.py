@@ -24,7 +24,9 @@ def is_embedded(url: str) -> bool:
     return url.startswith("chdb:")
 
 
-def connect(url: str, settings: dict[str, Any] | None = None, receive_timeout_s: float = 60) -> Client:
+def connect(
+    url: str, settings: dict[str, Any] | None = None, receive_timeout_s: float = 60
+) -> Client:
     """A new client for ``url`` with session ``settings`` (applied in order, so put
     ``readonly`` last: once it is set, no further setting can be changed)."""
     options: dict[str, Any] = {}

@@ -68,7 +68,9 @@ class _GatewayRefused(Exception):
     pass
 
 
-def _via_gateway(url: str, token: str | None, query: str, fmt: SqlFormat, limits: SqlLimits) -> bytes:
+def _via_gateway(
+    url: str, token: str | None, query: str, fmt: SqlFormat, limits: SqlLimits
+) -> bytes:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = httpx.post(
         url.rstrip("/") + "/admin/sql",
@@ -90,12 +92,15 @@ def format_table(result: SqlResult) -> str:
     cells = [[_cell(value) for value in row] for row in result.rows]
     widths = [len(name) for name in result.columns]
     for row in cells:
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row)]
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=False)]
     lines = [
-        "  ".join(name.ljust(width) for name, width in zip(result.columns, widths)),
+        "  ".join(name.ljust(width) for name, width in zip(result.columns, widths, strict=False)),
         "  ".join("-" * width for width in widths),
     ]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in cells]
+    lines += [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        for row in cells
+    ]
     lines.append(f"({result.row_count} row{'s' if result.row_count != 1 else ''})")
     return "\n".join(line.rstrip() for line in lines) + "\n"
 

@@ -73,7 +73,9 @@ def apply_migrations(client: Client, migrations: list[Migration] | None = None) 
     """Apply what is missing; return the migrations applied by this call."""
     migrations = load_migrations() if migrations is None else migrations
     client.command(_TABLE)
-    applied = dict(client.query("SELECT version, checksum FROM schema_migrations FINAL").result_rows)
+    applied = dict(
+        client.query("SELECT version, checksum FROM schema_migrations FINAL").result_rows
+    )
     done = []
     for migration in migrations:
         if migration.version in applied:

@@ -22,7 +22,11 @@ from app.store.clickhouse.client import connect, error_name
 
 SqlFormat = Literal["json", "csv", "tsv"]
 _CLICKHOUSE_FORMATS = {"json": "JSONCompact", "csv": "CSVWithNames", "tsv": "TabSeparatedWithNames"}
-MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "tsv": "text/tab-separated-values; charset=utf-8"}
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "tsv": "text/tab-separated-values; charset=utf-8",
+}
 _MAX_MEMORY_BYTES = 4 * 1024**3
 
 
@@ -83,7 +87,9 @@ def run_readonly(url: str, sql: str, fmt: SqlFormat, limits: SqlLimits) -> bytes
     if fmt != "json":
         return raw
     decoded = _json_compact.decode(raw)
-    result = SqlResult([c.name for c in decoded.meta], [c.type for c in decoded.meta], decoded.data, decoded.rows)
+    result = SqlResult(
+        [c.name for c in decoded.meta], [c.type for c in decoded.meta], decoded.data, decoded.rows
+    )
     return msgspec.json.encode(result)
 
 
@@ -91,16 +97,24 @@ def _query_error(exc: DatabaseError, limits: SqlLimits) -> Exception:
     name = error_name(exc)
     message = str(exc).split("\n")[0]
     if name == "READONLY":
-        return PermissionDenied(f"Admin SQL is read-only: {message}", param="query", code="readonly")
+        return PermissionDenied(
+            f"Admin SQL is read-only: {message}", param="query", code="readonly"
+        )
     if name == "TIMEOUT_EXCEEDED":
-        return GatewayTimeout(f"Query stopped at the {limits.timeout_s:g} s limit: {message}", param="query")
+        return GatewayTimeout(
+            f"Query stopped at the {limits.timeout_s:g} s limit: {message}", param="query"
+        )
     if name == "TOO_MANY_ROWS_OR_BYTES":
         return InvalidRequest(
             f"Query returns more than {limits.max_rows} rows; add a LIMIT or aggregate: {message}",
             param="query",
             code="too_many_rows",
         )
-    return InvalidRequest(f"ClickHouse refused the query: {message}", param="query", code=(name or "clickhouse_error").lower())
+    return InvalidRequest(
+        f"ClickHouse refused the query: {message}",
+        param="query",
+        code=(name or "clickhouse_error").lower(),
+    )
 
 
 class Reader:
@@ -112,7 +126,9 @@ class Reader:
         self._client: Client | None = None
         self._lock = threading.Lock()
 
-    def rows_sync(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def rows_sync(
+        self, sql: str, parameters: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         with self._lock:
             if self._client is None:
                 self._client = connect(self._url)
@@ -123,7 +139,9 @@ class Reader:
                 self._client = None
                 raise
 
-    async def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    async def rows(
+        self, sql: str, parameters: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         return await asyncio.to_thread(self.rows_sync, sql, parameters)
 
     async def target(self, target_id: str, level: Level) -> TargetInfo | None:
@@ -146,7 +164,9 @@ class Reader:
         if not rows:
             return None
         inference_id, episode_id, function, variant, campaign = rows[0]
-        return TargetInfo(inference_id if level == "inference" else None, episode_id, function, variant, campaign)
+        return TargetInfo(
+            inference_id if level == "inference" else None, episode_id, function, variant, campaign
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -28,7 +28,9 @@ class RecentIds:
     def add(self, record: InferenceRecord) -> None:
         now = time.monotonic()
         seen = self._seen
-        info = TargetInfo(record.id, record.episode_id, record.function, record.variant, record.campaign)
+        info = TargetInfo(
+            record.id, record.episode_id, record.function, record.variant, record.campaign
+        )
         for completion_id in record.completion_ids or (record.id,):
             seen[completion_id] = (now, info)
         seen[record.id] = (now, info)

@@ -11,12 +11,13 @@ request can make a batch unparseable.
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 import msgspec
 
 from app.feedback.schema import FeedbackRecord
 from app.inference.record import AttemptRecord, InferenceRecord
+
 
 class InferenceRow(msgspec.Struct):
     id: str
@@ -140,7 +141,9 @@ def attempt_row(record: InferenceRecord, attempt: AttemptRecord, number: int) ->
         model=attempt.model,
         status=attempt.status,
         error=attempt.error,
-        http_status=attempt.http_status if attempt.http_status and 0 < attempt.http_status < 65536 else None,
+        http_status=attempt.http_status
+        if attempt.http_status and 0 < attempt.http_status < 65536
+        else None,
         latency_ms=attempt.latency_ms,
         ttft_ms=attempt.ttft_ms,
         prompt_tokens=_count(attempt.prompt_tokens),
@@ -167,7 +170,9 @@ def encode_batch(records: Iterable[InferenceRecord]) -> Payloads:
         attempts.extend(attempt_row(record, a, n) for n, a in enumerate(record.attempts, start=1))
         if i % _YIELD_EVERY == 0:
             time.sleep(0)
-    return Payloads(_encoder.encode_lines(inferences), _encoder.encode_lines(attempts), len(attempts))
+    return Payloads(
+        _encoder.encode_lines(inferences), _encoder.encode_lines(attempts), len(attempts)
+    )
 
 
 def encode_feedback(records: Iterable[FeedbackRecord]) -> bytes:

@@ -31,8 +31,8 @@ from typing import BinaryIO
 
 import msgspec
 
-from app.ids import uuid7_str
 from app.feedback.schema import FeedbackRecord
+from app.ids import uuid7_str
 from app.inference.record import InferenceRecord
 
 log = logging.getLogger("switchyard.clickhouse")
@@ -98,7 +98,11 @@ class SpillDir:
     def adopt(self) -> int:
         """Move the files of gone processes (unlocked directories) into ours; returns how many."""
         moved = 0
-        others = [d for d in self.root.iterdir() if d.is_dir() and d != self.directory] if self.root.is_dir() else []
+        others = (
+            [d for d in self.root.iterdir() if d.is_dir() and d != self.directory]
+            if self.root.is_dir()
+            else []
+        )
         for other in others:
             fd = _try_lock(other)
             if fd is None:
@@ -135,7 +139,9 @@ class SpillDir:
             if self._open is None:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 self._open_path = self.directory / f"{uuid7_str()}.jsonl.part"
-                self._open = open(self._open_path, "ab", buffering=0)  # survives a crash of this process
+                self._open = open(
+                    self._open_path, "ab", buffering=0
+                )  # survives a crash of this process
             self._open.write(line)
 
     def seal(self) -> None:

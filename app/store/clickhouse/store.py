@@ -37,7 +37,7 @@ class ClickHouseStore:
         self.client = client
 
     @classmethod
-    def open(cls, url: str) -> "ClickHouseStore":
+    def open(cls, url: str) -> ClickHouseStore:
         """Connect and bring the schema up to date (idempotent, so safe on every reconnect)."""
         client = connect(url)
         try:

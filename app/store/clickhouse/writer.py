@@ -20,15 +20,21 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import msgspec
 
-from app.ids import uuid7_str
 from app.feedback.schema import FeedbackRecord
+from app.ids import uuid7_str
 from app.inference.record import InferenceRecord
-from app.store.clickhouse.rows import ATTEMPT_COLUMNS, FEEDBACK_COLUMNS, INFERENCE_COLUMNS, encode_batch, encode_feedback
+from app.store.clickhouse.rows import (
+    ATTEMPT_COLUMNS,
+    FEEDBACK_COLUMNS,
+    INFERENCE_COLUMNS,
+    encode_batch,
+    encode_feedback,
+)
 from app.store.clickhouse.spill import SpillDir
 from app.store.clickhouse.store import Store
 
@@ -127,7 +133,9 @@ class Writer:
         self._wake.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
-            log.error("ClickHouse writer did not finish in %.0f s; spilling what is still queued", timeout)
+            log.error(
+                "ClickHouse writer did not finish in %.0f s; spilling what is still queued", timeout
+            )
             while self._queue:
                 self._overflow(self._queue.popleft())
         self._spill.close()
@@ -189,7 +197,11 @@ class Writer:
             self._store = self._open_store()
         except Exception as exc:
             if self._connect_backoff == self._backoff_s:
-                log.warning("ClickHouse unavailable, spilling to %s until it is back: %s", self._spill.directory, exc)
+                log.warning(
+                    "ClickHouse unavailable, spilling to %s until it is back: %s",
+                    self._spill.directory,
+                    exc,
+                )
             self._error(exc)
             self._next_connect = time.monotonic() + self._connect_backoff
             self._connect_backoff = min(self._connect_backoff * 2, self._max_backoff_s)
@@ -230,7 +242,12 @@ class Writer:
             except Exception as exc:
                 self._error(exc)
                 if attempt == self._retries:
-                    log.warning("insert of %d inference rows failed %d times: %s", len(batch), attempt + 1, exc)
+                    log.warning(
+                        "insert of %d inference rows failed %d times: %s",
+                        len(batch),
+                        attempt + 1,
+                        exc,
+                    )
                     self._disconnect()
                 else:
                     time.sleep(min(self._backoff_s * 2**attempt, self._max_backoff_s))
@@ -253,7 +270,11 @@ class Writer:
             self._store.insert("model_inferences", ATTEMPT_COLUMNS, payloads.attempts, batch_id)
         if feedback:
             self._store.insert("feedback", FEEDBACK_COLUMNS, encode_feedback(feedback), batch_id)
-        self._count(rows_written=len(inferences), attempts_written=payloads.attempt_count, feedback_written=len(feedback))
+        self._count(
+            rows_written=len(inferences),
+            attempts_written=payloads.attempt_count,
+            feedback_written=len(feedback),
+        )
 
     def _replay(self) -> None:
         adopted = self._spill.adopt()
@@ -293,4 +314,10 @@ class Writer:
             target = self._spill.quarantine(path)
             self._replay_failures.pop(path.name, None)
             self._count(rows_rejected=rows)
-            log.error("ClickHouse refused %d spilled rows %d times; moved them to %s: %s", rows, failures, target, exc)
+            log.error(
+                "ClickHouse refused %d spilled rows %d times; moved them to %s: %s",
+                rows,
+                failures,
+                target,
+                exc,
+            )

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 def async_url(url: str) -> str:
@@ -29,7 +34,9 @@ def create_engine(url: str) -> AsyncEngine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         return create_async_engine(url, connect_args={"timeout": 15})
     # A short connect timeout so an outage is noticed (and reported) quickly.
-    return create_async_engine(url, pool_pre_ping=True, pool_size=5, connect_args={"timeout": 3, "command_timeout": 5})
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=5, connect_args={"timeout": 3, "command_timeout": 5}
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -17,7 +17,7 @@ NOTIFY_CHANNEL = "switchyard_config"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class StaleVersion(Exception):
@@ -66,8 +66,15 @@ def _version_info(row: ConfigVersion) -> VersionInfo:
 
 def _key_info(row: ApiKey) -> KeyInfo:
     return KeyInfo(
-        row.id, row.name, row.prefix, row.role, row.functions, row.rpm_limit,
-        _iso(row.created_at) or "", _iso(row.last_used_at), _iso(row.revoked_at),
+        row.id,
+        row.name,
+        row.prefix,
+        row.role,
+        row.functions,
+        row.rpm_limit,
+        _iso(row.created_at) or "",
+        _iso(row.last_used_at),
+        _iso(row.revoked_at),
     )
 
 
@@ -82,7 +89,9 @@ class ConfigRepository:
 
     async def latest(self) -> tuple[VersionInfo, dict[str, Any]] | None:
         async with self._sessions() as session:
-            row = await session.scalar(sa.select(ConfigVersion).order_by(ConfigVersion.version.desc()).limit(1))
+            row = await session.scalar(
+                sa.select(ConfigVersion).order_by(ConfigVersion.version.desc()).limit(1)
+            )
             return (_version_info(row), row.document) if row else None
 
     async def get(self, version: int) -> tuple[VersionInfo, dict[str, Any]] | None:
@@ -92,22 +101,41 @@ class ConfigRepository:
 
     async def history(self, limit: int = 100) -> list[VersionInfo]:
         async with self._sessions() as session:
-            rows = await session.scalars(sa.select(ConfigVersion).order_by(ConfigVersion.version.desc()).limit(limit))
+            rows = await session.scalars(
+                sa.select(ConfigVersion).order_by(ConfigVersion.version.desc()).limit(limit)
+            )
             return [_version_info(r) for r in rows]
 
-    async def create(self, document: dict[str, Any], *, parent: int, author: str, comment: str, target: str) -> VersionInfo:
+    async def create(
+        self, document: dict[str, Any], *, parent: int, author: str, comment: str, target: str
+    ) -> VersionInfo:
         """Commit a new version on top of ``parent``; raises :class:`StaleVersion` if it moved."""
         async with self._sessions() as session:
-            row = ConfigVersion(parent=parent, document=document, author=author, comment=comment, created_at=utcnow())
+            row = ConfigVersion(
+                parent=parent,
+                document=document,
+                author=author,
+                comment=comment,
+                created_at=utcnow(),
+            )
             session.add(row)
             try:
                 await session.flush()
             except IntegrityError:
                 raise StaleVersion(parent) from None
-            session.add(AuditEntry(at=row.created_at, actor=author, action="config.write", target=target,
-                                   detail={"version": row.version, "parent": parent, "comment": comment}))
+            session.add(
+                AuditEntry(
+                    at=row.created_at,
+                    actor=author,
+                    action="config.write",
+                    target=target,
+                    detail={"version": row.version, "parent": parent, "comment": comment},
+                )
+            )
             if self._notify:
-                await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(row.version))))
+                await session.execute(
+                    sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(row.version)))
+                )
             await session.commit()
             return _version_info(row)
 
@@ -117,17 +145,42 @@ class KeyRepository:
         self._sessions = sessions
 
     async def create(
-        self, *, name: str, prefix: str, key_hash: str, role: str, functions: list[str] | None,
-        rpm_limit: int | None, actor: str,
+        self,
+        *,
+        name: str,
+        prefix: str,
+        key_hash: str,
+        role: str,
+        functions: list[str] | None,
+        rpm_limit: int | None,
+        actor: str,
     ) -> KeyInfo:
         async with self._sessions() as session:
             row = ApiKey(
-                id=str(uuid.uuid4()), name=name, prefix=prefix, key_hash=key_hash, role=role,
-                functions=functions, rpm_limit=rpm_limit, created_at=utcnow(),
+                id=str(uuid.uuid4()),
+                name=name,
+                prefix=prefix,
+                key_hash=key_hash,
+                role=role,
+                functions=functions,
+                rpm_limit=rpm_limit,
+                created_at=utcnow(),
             )
             session.add(row)
-            session.add(AuditEntry(at=row.created_at, actor=actor, action="key.create", target=row.id,
-                                   detail={"name": name, "role": role, "functions": functions, "rpm_limit": rpm_limit}))
+            session.add(
+                AuditEntry(
+                    at=row.created_at,
+                    actor=actor,
+                    action="key.create",
+                    target=row.id,
+                    detail={
+                        "name": name,
+                        "role": role,
+                        "functions": functions,
+                        "rpm_limit": rpm_limit,
+                    },
+                )
+            )
             await session.commit()
             return _key_info(row)
 
@@ -139,30 +192,57 @@ class KeyRepository:
     async def revoke(self, ref: str, *, actor: str) -> KeyInfo | None:
         """Revoke by id or by visible prefix."""
         async with self._sessions() as session:
-            row = await session.scalar(sa.select(ApiKey).where(sa.or_(ApiKey.id == ref, ApiKey.prefix == ref)))
+            row = await session.scalar(
+                sa.select(ApiKey).where(sa.or_(ApiKey.id == ref, ApiKey.prefix == ref))
+            )
             if row is None:
                 return None
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
-                session.add(AuditEntry(at=row.revoked_at, actor=actor, action="key.revoke", target=row.id, detail={"name": row.name}))
+                session.add(
+                    AuditEntry(
+                        at=row.revoked_at,
+                        actor=actor,
+                        action="key.revoke",
+                        target=row.id,
+                        detail={"name": row.name},
+                    )
+                )
                 await session.commit()
             return _key_info(row)
 
     async def all_for_auth(self) -> list[StoredKey]:
         async with self._sessions() as session:
-            rows = await session.execute(sa.select(
-                ApiKey.id, ApiKey.name, ApiKey.key_hash, ApiKey.role, ApiKey.functions, ApiKey.rpm_limit, ApiKey.revoked_at
-            ))
+            rows = await session.execute(
+                sa.select(
+                    ApiKey.id,
+                    ApiKey.name,
+                    ApiKey.key_hash,
+                    ApiKey.role,
+                    ApiKey.functions,
+                    ApiKey.rpm_limit,
+                    ApiKey.revoked_at,
+                )
+            )
             return [
-                StoredKey(r.id, r.name, r.key_hash, r.role, tuple(r.functions) if r.functions is not None else None,
-                          r.rpm_limit, r.revoked_at is not None)
+                StoredKey(
+                    r.id,
+                    r.name,
+                    r.key_hash,
+                    r.role,
+                    tuple(r.functions) if r.functions is not None else None,
+                    r.rpm_limit,
+                    r.revoked_at is not None,
+                )
                 for r in rows
             ]
 
     async def touch(self, used: dict[str, datetime]) -> None:
         async with self._sessions() as session:
             for key_id, at in used.items():
-                await session.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
+                await session.execute(
+                    sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at)
+                )
             await session.commit()
 
 
@@ -172,5 +252,16 @@ class AuditRepository:
 
     async def recent(self, limit: int = 100) -> list[dict[str, Any]]:
         async with self._sessions() as session:
-            rows = await session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
-            return [{"at": _iso(r.at), "actor": r.actor, "action": r.action, "target": r.target, "detail": r.detail} for r in rows]
+            rows = await session.scalars(
+                sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+            )
+            return [
+                {
+                    "at": _iso(r.at),
+                    "actor": r.actor,
+                    "action": r.action,
+                    "target": r.target,
+                    "detail": r.detail,
+                }
+                for r in rows
+            ]
