@@ -22,6 +22,9 @@ from app.api.metrics import count_requests, metrics
 from app.auth.service import AuthService
 from app.config.admin import ConfigAdmin
 from app.config.live import LiveConfig
+from app.console.context import ConsoleContext
+from app.console.routes import console_router
+from app.console.session import ConsoleSessions
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
 from app.inference.service import InferenceService
@@ -63,6 +66,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.inference = InferenceService(config, recorder)
             app.state.feedback = FeedbackService(config, recorder, recorder)
             app.state.campaign_results = CampaignResultsService(config, recorder.reader.rows)
+            app.state.console = ConsoleContext(
+                sessions=ConsoleSessions(live.sessions, auth.principal_by_id),
+                auth=auth,
+                config=app.state.config_admin,
+                keys=live.keys,
+                run_sql=recorder.sql,
+                refresh=live.refresh,
+            )
             log.info("serving config version %d", config.current.version)
             try:
                 yield
@@ -82,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health,
             ready,
             metrics,
+            console_router(),
         ],
         middleware=[count_requests],
         lifespan=[lifespan],

@@ -31,6 +31,7 @@ class Principal:
 
 ANONYMOUS = Principal("", "anonymous", "admin", None, None)
 BOOTSTRAP_ID = "bootstrap-token"
+BOOTSTRAP = Principal(BOOTSTRAP_ID, "bootstrap token", "admin", None, None)
 
 
 class AuthService:
@@ -38,6 +39,7 @@ class AuthService:
         self._require_auth = require_auth
         self._admin_token = admin_token
         self._by_hash: dict[str, Principal] = {}
+        self._by_id: dict[str, Principal] = {}
         self._loaded: list[StoredKey] | None = None
         self._any_key = False
         self._limiter = RateLimiter()
@@ -64,11 +66,12 @@ class AuthService:
             for k in keys
             if not k.revoked
         }
+        self._by_id = {principal.id: principal for principal in self._by_hash.values()}
 
     def authenticate(self, authorization: str | None) -> Principal:
         token = _bearer(authorization)
         if token and self._admin_token and hmac.compare_digest(token, self._admin_token):
-            return Principal(BOOTSTRAP_ID, "bootstrap token", "admin", None, None)
+            return BOOTSTRAP
         if not self.enabled:
             return ANONYMOUS
         if not token:
@@ -100,6 +103,12 @@ class AuthService:
                     f"Rate limit of {principal.rpm_limit} requests per minute exceeded for this key",
                     headers={"Retry-After": str(wait)},
                 )
+
+    def principal_by_id(self, key_id: str) -> Principal | None:
+        """The active key with this id (or the bootstrap token's principal while it is set)."""
+        if key_id == BOOTSTRAP_ID:
+            return BOOTSTRAP if self._admin_token else None
+        return self._by_id.get(key_id)
 
     def take_used(self) -> dict[str, datetime]:
         used, self.used = self.used, {}

@@ -27,6 +27,7 @@ from app.settings import Settings
 from app.store.sql.engine import create_engine, is_postgres, session_factory
 from app.store.sql.migrate import upgrade_async
 from app.store.sql.repos import NOTIFY_CHANNEL, AuditRepository, ConfigRepository, KeyRepository
+from app.store.sql.sessions import SessionRepository
 
 log = logging.getLogger("switchyard.config")
 
@@ -45,6 +46,7 @@ class LiveConfig:
         self.versions = ConfigRepository(sessions, notify=is_postgres(self.database_url))
         self.keys = KeyRepository(sessions)
         self.audit = AuditRepository(sessions)
+        self.sessions = SessionRepository(sessions)
         self.holder: ConfigHolder | None = None
         self.database_ok = False
         self.database_error = "not connected yet"

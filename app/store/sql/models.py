@@ -52,3 +52,16 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(sa.String(100))
     target: Mapped[str] = mapped_column(sa.String(300), default="")
     detail: Mapped[dict[str, Any]]
+
+
+class ConsoleSession(Base):
+    """A signed-in console browser. Only the SHA-256 of the cookie's token is stored, like keys;
+    a session lives in the store (not in one process) so sign-out ends it on every worker."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    csrf_token: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
