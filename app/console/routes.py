@@ -11,7 +11,7 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
 from app.console.context import ConsoleContext
-from app.console.pages import keys, signin, sql, versions
+from app.console.pages import functions, keys, signin, sql, versions
 from app.console.render import page
 from app.console.session import ConsoleUser, CsrfFailed, SignInRequired, to_sign_in
 from app.errors import GatewayError
@@ -34,6 +34,7 @@ def console_router() -> Router:
         path="/ui",
         route_handlers=[
             *signin.HANDLERS,
+            *functions.HANDLERS,
             *sql.HANDLERS,
             *versions.HANDLERS,
             *keys.HANDLERS,
