@@ -73,6 +73,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 keys=live.keys,
                 run_sql=recorder.sql,
                 refresh=live.refresh,
+                results=app.state.campaign_results.results,
+                rows=recorder.reader.rows,
+                submit_feedback=lambda request, key_id: app.state.feedback.submit(
+                    request, api_key_id=key_id
+                ),
             )
             log.info("serving config version %d", config.current.version)
             try:

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from app.auth.service import AuthService
 from app.config.admin import ConfigAdmin
 from app.console.session import ConsoleSessions
+from app.feedback.schema import FeedbackRequest
 from app.store.clickhouse.query import SqlFormat
 from app.store.sql.repos import KeyRepository
 
+Rows = Callable[[str, dict[str, Any]], Awaitable[list[tuple[Any, ...]]]]
 RunSql = Callable[[str, SqlFormat], Awaitable[bytes]]
+# (campaign key, metric or None for the campaign's own, function) -> a results document
+CampaignQuery = Callable[[str, str | None, str | None], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +28,7 @@ class ConsoleContext:
     keys: KeyRepository
     run_sql: RunSql
     refresh: Callable[[], Awaitable[None]]  # reload config and keys after a write
+    results: CampaignQuery
+    rows: Rows  # the gateway's own ClickHouse reads (not the read-only analyst session)
+    submit_feedback: Callable[[FeedbackRequest, str], Awaitable[str]]  # (request, api key id)
+    timeline: CampaignQuery | None = None

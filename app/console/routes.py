@@ -11,7 +11,7 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
 from app.console.context import ConsoleContext
-from app.console.pages import functions, keys, signin, sql, versions
+from app.console.pages import campaigns, functions, inferences, keys, signin, sql, versions
 from app.console.render import page
 from app.console.session import ConsoleUser, CsrfFailed, SignInRequired, to_sign_in
 from app.errors import GatewayError
@@ -25,7 +25,7 @@ def provide_console(state: State) -> ConsoleContext:
     return console
 
 
-async def provide_user(request: Request, console: ConsoleContext) -> ConsoleUser:
+async def provide_user(request: Request[Any, Any, Any], console: ConsoleContext) -> ConsoleUser:
     return await console.sessions.user(request)
 
 
@@ -35,6 +35,8 @@ def console_router() -> Router:
         route_handlers=[
             *signin.HANDLERS,
             *functions.HANDLERS,
+            *campaigns.HANDLERS,
+            *inferences.HANDLERS,
             *sql.HANDLERS,
             *versions.HANDLERS,
             *keys.HANDLERS,
@@ -55,11 +57,11 @@ def console_router() -> Router:
     )
 
 
-def _sign_in_required(_: Request, exc: SignInRequired) -> Response[Any]:
+def _sign_in_required(_: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
     return to_sign_in(exc.next_path)
 
 
-def _csrf_failed(_: Request, __: CsrfFailed) -> Response[Any]:
+def _csrf_failed(_: Request[Any, Any, Any], __: CsrfFailed) -> Response[Any]:
     return page(
         "error.html",
         403,
@@ -69,5 +71,5 @@ def _csrf_failed(_: Request, __: CsrfFailed) -> Response[Any]:
     )
 
 
-def _gateway_error(_: Request, exc: GatewayError) -> Response[Any]:
+def _gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[Any]:
     return page("error.html", exc.status, user=None, section=None, error=exc.message)

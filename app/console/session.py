@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
@@ -61,7 +62,7 @@ class ConsoleSessions:
         await self.store.create(token, key_id=principal.id, csrf_token=csrf_token, ttl=SESSION_TTL)
         return token, csrf_token
 
-    async def user(self, request: Request) -> ConsoleUser:
+    async def user(self, request: Request[Any, Any, Any]) -> ConsoleUser:
         token = request.cookies.get(COOKIE)
         if not token:
             raise SignInRequired(_next_path(request))
@@ -71,20 +72,20 @@ class ConsoleSessions:
             raise SignInRequired(_next_path(request))
         return ConsoleUser(principal.name, principal.id, session.csrf_token)
 
-    async def end(self, request: Request) -> None:
+    async def end(self, request: Request[Any, Any, Any]) -> None:
         token = request.cookies.get(COOKIE)
         if token:
             await self.store.delete(token)
 
 
-async def check_csrf(request: Request, user: ConsoleUser) -> None:
+async def check_csrf(request: Request[Any, Any, Any], user: ConsoleUser) -> None:
     form = await request.form()
     sent = form.get("csrf_token")
     if not isinstance(sent, str) or not hmac.compare_digest(sent, user.csrf_token):
         raise CsrfFailed
 
 
-def session_cookie(request: Request, token: str) -> Cookie:
+def session_cookie(request: Request[Any, Any, Any], token: str) -> Cookie:
     return Cookie(
         key=COOKIE,
         value=token,
@@ -96,7 +97,7 @@ def session_cookie(request: Request, token: str) -> Cookie:
     )
 
 
-def login_cookie(request: Request, token: str) -> Cookie:
+def login_cookie(request: Request[Any, Any, Any], token: str) -> Cookie:
     return Cookie(
         key=LOGIN_COOKIE,
         value=token,
@@ -126,6 +127,6 @@ def safe_next(value: str | None) -> str:
     return "/ui/"
 
 
-def _next_path(request: Request) -> str:
+def _next_path(request: Request[Any, Any, Any]) -> str:
     path = request.url.path
     return safe_next(path + (f"?{request.url.query}" if request.url.query else ""))

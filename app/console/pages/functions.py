@@ -36,7 +36,7 @@ async def functions(console: ConsoleContext, user: ConsoleUser) -> Response[Any]
 
 @get("/functions/{name:str}", include_in_schema=False)
 async def function_editor(
-    request: Request, console: ConsoleContext, user: ConsoleUser, name: str
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser, name: str
 ) -> Response[Any]:
     info, document = await console.config.current()
     function = _function(document, name)
@@ -53,7 +53,7 @@ async def function_editor(
 
 @post("/functions/{name:str}", include_in_schema=False)
 async def save_function(
-    request: Request, console: ConsoleContext, user: ConsoleUser, name: str
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser, name: str
 ) -> Response[Any]:
     await check_csrf(request, user)
     form = await request.form()
@@ -95,7 +95,7 @@ async def save_function(
 
 @post("/functions/{name:str}/preview", include_in_schema=False)
 async def preview(
-    request: Request, console: ConsoleContext, user: ConsoleUser, name: str
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser, name: str
 ) -> Response[Any]:
     await check_csrf(request, user)
     form = await request.form()

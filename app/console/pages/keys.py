@@ -23,12 +23,16 @@ async def _keys_page(
 
 
 @get("/keys", include_in_schema=False)
-async def keys(request: Request, console: ConsoleContext, user: ConsoleUser) -> Response[Any]:
+async def keys(
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser
+) -> Response[Any]:
     return await _keys_page(console, user, message=request.query_params.get("message"))
 
 
 @post("/keys", include_in_schema=False)
-async def create_key(request: Request, console: ConsoleContext, user: ConsoleUser) -> Response[Any]:
+async def create_key(
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser
+) -> Response[Any]:
     await check_csrf(request, user)
     form = await request.form()
     name = str(form.get("name") or "").strip()
@@ -67,7 +71,7 @@ def _key_problem(name: str, role: str, rpm_text: str) -> str | None:
 
 @post("/keys/{key_id:str}/revoke", include_in_schema=False)
 async def revoke_key(
-    request: Request, console: ConsoleContext, user: ConsoleUser, key_id: str
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser, key_id: str
 ) -> Response[Any]:
     await check_csrf(request, user)
     info = await console.config.guard(console.keys.revoke(key_id, actor=user.name))

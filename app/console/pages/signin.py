@@ -27,7 +27,7 @@ from app.errors import GatewayError
 
 
 def _sign_in_page(
-    request: Request, *, error: str | None = None, status: int = 200
+    request: Request[Any, Any, Any], *, error: str | None = None, status: int = 200
 ) -> Response[Any]:
     token = secrets.token_urlsafe(24)
     response = page(
@@ -43,12 +43,12 @@ def _sign_in_page(
 
 
 @get("/login", include_in_schema=False)
-async def sign_in_form(request: Request) -> Response[Any]:
+async def sign_in_form(request: Request[Any, Any, Any]) -> Response[Any]:
     return _sign_in_page(request)
 
 
 @post("/login", include_in_schema=False)
-async def sign_in(request: Request, console: ConsoleContext) -> Response[Any]:
+async def sign_in(request: Request[Any, Any, Any], console: ConsoleContext) -> Response[Any]:
     form = await request.form()
     sent, expected = form.get("login_token"), request.cookies.get(LOGIN_COOKIE)
     if not (isinstance(sent, str) and expected and hmac.compare_digest(sent, expected)):
@@ -86,7 +86,9 @@ async def sign_in(request: Request, console: ConsoleContext) -> Response[Any]:
 
 
 @post("/logout", include_in_schema=False)
-async def sign_out(request: Request, console: ConsoleContext, user: ConsoleUser) -> Response[Any]:
+async def sign_out(
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser
+) -> Response[Any]:
     await check_csrf(request, user)
     await console.sessions.end(request)
     response = to_sign_in("/ui/", "You are signed out.")

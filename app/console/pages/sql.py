@@ -23,7 +23,9 @@ async def sql_form(user: ConsoleUser) -> Response[Any]:
 
 
 @post("/sql", include_in_schema=False)
-async def sql_run(request: Request, console: ConsoleContext, user: ConsoleUser) -> Response[Any]:
+async def sql_run(
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser
+) -> Response[Any]:
     await check_csrf(request, user)
     query = str((await request.form()).get("query") or "")
     if not query.strip():
@@ -52,7 +54,9 @@ async def sql_run(request: Request, console: ConsoleContext, user: ConsoleUser) 
 
 
 @post("/sql/csv", include_in_schema=False)
-async def sql_csv(request: Request, console: ConsoleContext, user: ConsoleUser) -> Response[Any]:
+async def sql_csv(
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser
+) -> Response[Any]:
     await check_csrf(request, user)
     query = str((await request.form()).get("query") or "")
     try:

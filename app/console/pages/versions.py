@@ -18,7 +18,9 @@ HISTORY_LIMIT = 200
 
 
 @get("/versions", include_in_schema=False)
-async def versions(request: Request, console: ConsoleContext, user: ConsoleUser) -> Response[Any]:
+async def versions(
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser
+) -> Response[Any]:
     history = await console.config.history(HISTORY_LIMIT)
     return page(
         "versions.html",
@@ -52,7 +54,7 @@ async def version_diff(
 
 @post("/versions/{version:int}/rollback", include_in_schema=False)
 async def rollback(
-    request: Request, console: ConsoleContext, user: ConsoleUser, version: int
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser, version: int
 ) -> Response[Any]:
     await check_csrf(request, user)
     try:

@@ -1,7 +1,11 @@
-// Switchyard console: the only script. Forms marked data-confirm ask before they submit.
+// Switchyard console: the only script. Forms marked data-confirm, and buttons marked
+// data-confirm-button, ask before they submit.
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  const question = form.getAttribute && form.getAttribute("data-confirm");
+  const button = event.submitter;
+  const question =
+    (button && button.getAttribute("data-confirm-button")) ||
+    (form.getAttribute && form.getAttribute("data-confirm"));
   if (question && !window.confirm(question)) {
     event.preventDefault();
   }
