@@ -15,10 +15,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
-from app.feedback.schema import FeedbackRecord, Level, TargetInfo
-from app.inference.record import InferenceRecord
 from app.metrics import REGISTRY, Counter, Gauge, Histogram, Registry
 from app.readiness import Readiness
+from app.records import FeedbackRecord, InferenceRecord, Level, TargetInfo
 from app.settings import Settings
 from app.store.clickhouse.client import describe
 from app.store.clickhouse.query import Reader, SqlFormat, SqlLimits, run_readonly

@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from app.errors import GatewayTimeout, InvalidRequest, PermissionDenied, Unavailable
-from app.feedback.schema import Level, TargetInfo
+from app.records import Level, TargetInfo
 from app.store.clickhouse.client import connect, error_name
 
 SqlFormat = Literal["json", "csv", "tsv"]

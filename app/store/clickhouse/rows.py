@@ -15,8 +15,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from app.feedback.schema import FeedbackRecord
-from app.inference.record import AttemptRecord, InferenceRecord
+from app.records import AttemptRecord, FeedbackRecord, InferenceRecord
 
 
 class InferenceRow(msgspec.Struct):

@@ -31,9 +31,8 @@ from typing import BinaryIO
 
 import msgspec
 
-from app.feedback.schema import FeedbackRecord
 from app.ids import uuid7_str
-from app.inference.record import InferenceRecord
+from app.records import FeedbackRecord, InferenceRecord
 
 log = logging.getLogger("switchyard.clickhouse")
 

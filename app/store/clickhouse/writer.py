@@ -25,9 +25,8 @@ from pathlib import Path
 
 import msgspec
 
-from app.feedback.schema import FeedbackRecord
 from app.ids import uuid7_str
-from app.inference.record import InferenceRecord
+from app.records import FeedbackRecord, InferenceRecord
 from app.store.clickhouse.rows import (
     ATTEMPT_COLUMNS,
     FEEDBACK_COLUMNS,
