@@ -87,7 +87,8 @@ class Histogram(_Family):
             for bound, count in zip((*self.buckets, float("inf")), series, strict=False):
                 cumulative += count
                 le = 'le="' + ("+Inf" if bound == float("inf") else _number(bound)) + '"'
-                yield f"{self.name}_bucket{_labels(self.label_names, labels, le)} {_number(cumulative)}"
+                bucket = _labels(self.label_names, labels, le)
+                yield f"{self.name}_bucket{bucket} {_number(cumulative)}"
             yield f"{self.name}_count{_labels(self.label_names, labels)} {_number(cumulative)}"
             yield f"{self.name}_sum{_labels(self.label_names, labels)} {_number(series[-1])}"
 
