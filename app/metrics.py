@@ -5,7 +5,7 @@ the only writer, and a scrape that reads a dict mid-update is off by one increme
 ``GET /metrics`` renders it in the Prometheus text format.
 
 The registry is per process: with ``serve --workers N`` each worker counts only what it served
-(see docs/analytics.md).
+(see docs/analytics.md, "Operations").
 """
 
 from __future__ import annotations
