@@ -7,6 +7,7 @@ import pytest
 from app.inference.metrics import InferenceMetrics, MeteredRecorder
 from app.metrics import Counter, Gauge, GaugeSet, Histogram, Metric, Registry
 from app.records import AttemptRecord, InferenceRecord
+from tests.support.pipeline import ListRecorder
 
 
 def render(*metrics: Metric) -> list[str]:
@@ -186,14 +187,6 @@ def attempt(provider: str, status: str) -> AttemptRecord:
         latency_ms=1.0,
         status=status,
     )
-
-
-class ListRecorder:
-    def __init__(self) -> None:
-        self.records: list[InferenceRecord] = []
-
-    def record(self, record: InferenceRecord) -> None:
-        self.records.append(record)
 
 
 def test_metered_recorder_counts_the_inference_then_hands_it_on() -> None:
