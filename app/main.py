@@ -27,6 +27,7 @@ from app.console.routes import console_router
 from app.console.session import ConsoleSessions
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
+from app.inference.metrics import InferenceMetrics, MeteredRecorder
 from app.inference.service import InferenceService
 from app.providers.http import HttpPool
 from app.readiness import Readiness
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = HttpPool()
         readiness = Readiness()
+        inference_metrics = InferenceMetrics()
         auth = AuthService(require_auth=settings.require_auth, admin_token=settings.admin_token)
         live = LiveConfig(settings, pool, auth)
         config = await live.start()
@@ -55,7 +57,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "AUTH IS OFF: no API key exists, so anyone who can reach this port may use it. "
                 "Create one with `switchyard keys create --admin`, or set SWITCHYARD_REQUIRE_AUTH=true."
             )
-        async with open_recorder(settings, readiness) as recorder:
+        async with open_recorder(settings) as recorder:
+            readiness.add("clickhouse", recorder.probe)
             app.state.settings = settings
             app.state.config = config
             app.state.auth = auth
@@ -63,7 +66,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.config_admin = ConfigAdmin(live)
             app.state.readiness = readiness
             app.state.recorder = recorder
-            app.state.inference = InferenceService(config, recorder)
+            app.state.inference = InferenceService(
+                config, MeteredRecorder(recorder, inference_metrics)
+            )
             app.state.feedback = FeedbackService(config, recorder, recorder)
             app.state.campaign_results = CampaignResultsService(config, recorder.reader.rows)
             app.state.console = ConsoleContext(

@@ -3,13 +3,17 @@
 Small on purpose: an increment is one dict update on a label tuple (no lock: the event loop is
 the only writer, and a scrape that reads a dict mid-update is off by one increment at most).
 ``GET /metrics`` renders it in the Prometheus text format.
+
+The registry is per process: with ``serve --workers N`` each worker counts only what it served
+(see docs/analytics.md, "Operations").
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from typing import Generic, Protocol, TypeVar
 
 LabelValues = tuple[str, ...]
 
@@ -29,7 +33,23 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-class Counter:
+class _Family:
+    """One metric family: its ``# HELP`` and ``# TYPE`` lines, then its samples."""
+
+    name: str
+    help: str
+    kind: str
+
+    def samples(self) -> Iterable[str]:
+        raise NotImplementedError
+
+    def exposition(self) -> Iterator[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} {self.kind}"
+        yield from self.samples()
+
+
+class Counter(_Family):
     kind = "counter"
 
     def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
@@ -44,7 +64,7 @@ class Counter:
             yield f"{self.name}{_labels(self.label_names, labels)} {_number(value)}"
 
 
-class Histogram:
+class Histogram(_Family):
     kind = "histogram"
 
     def __init__(
@@ -67,12 +87,13 @@ class Histogram:
             for bound, count in zip((*self.buckets, float("inf")), series, strict=False):
                 cumulative += count
                 le = 'le="' + ("+Inf" if bound == float("inf") else _number(bound)) + '"'
-                yield f"{self.name}_bucket{_labels(self.label_names, labels, le)} {_number(cumulative)}"
+                bucket = _labels(self.label_names, labels, le)
+                yield f"{self.name}_bucket{bucket} {_number(cumulative)}"
             yield f"{self.name}_count{_labels(self.label_names, labels)} {_number(cumulative)}"
             yield f"{self.name}_sum{_labels(self.label_names, labels)} {_number(series[-1])}"
 
 
-class Gauge:
+class Gauge(_Family):
     """A value read when scraped (queue depth, ...), from a callback."""
 
     kind = "gauge"
@@ -86,8 +107,37 @@ class Gauge:
         yield f"{self.name} {_number(self.read())}"
 
 
-Metric = Counter | Histogram | Gauge
-M = TypeVar("M", Counter, Histogram, Gauge)
+T = TypeVar("T")
+
+
+class GaugeSet(Generic[T]):
+    """Gauges that read one snapshot, taken once per scrape however many gauges it feeds: for
+    figures that are costly to read (the writer's stats list the spill directory)."""
+
+    def __init__(self, name: str, take: Callable[[], T]) -> None:
+        self.name = name  # the registry key; each gauge has its own series name
+        self._take = take
+        self._gauges: list[tuple[str, str, str, Callable[[T], float]]] = []
+
+    def gauge(self, name: str, help: str, read: Callable[[T], float], kind: str = "gauge") -> None:
+        """Add a series whose value is ``read(snapshot)``; ``kind`` may be ``counter`` for a
+        total the snapshot carries."""
+        self._gauges.append((name, help, kind, read))
+
+    def exposition(self) -> Iterator[str]:
+        snapshot = self._take()
+        for name, help, kind, read in self._gauges:
+            yield from Gauge(name, help, partial(read, snapshot), kind).exposition()
+
+
+class Metric(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def exposition(self) -> Iterable[str]: ...
+
+
+M = TypeVar("M", bound=Metric)
 
 
 class Registry:
@@ -100,11 +150,7 @@ class Registry:
         return metric
 
     def render(self) -> str:
-        lines = []
-        for metric in self._metrics.values():
-            lines.append(f"# HELP {metric.name} {metric.help}")
-            lines.append(f"# TYPE {metric.name} {metric.kind}")
-            lines.extend(metric.samples())
+        lines = [line for metric in self._metrics.values() for line in metric.exposition()]
         return "\n".join(lines) + "\n"
 
 

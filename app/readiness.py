@@ -19,7 +19,7 @@ class Readiness:
         for name, probe in self._probes.items():
             try:
                 ok, detail = await probe()
-            except Exception as exc:  # a probe that crashes means "not ready", with the reason
+            except Exception as exc:  # noqa: BLE001 - a crashed probe means "not ready", and why
                 ok, detail = False, f"{type(exc).__name__}: {exc}"
             results[name] = {"ok": ok, "detail": detail}
         return results

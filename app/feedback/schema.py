@@ -1,13 +1,11 @@
-"""The feedback wire format and the row it becomes."""
+"""The feedback wire format (the records it becomes live in :mod:`app.records`)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
-
-Level = Literal["inference", "episode"]
 
 
 class FeedbackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
@@ -24,35 +22,3 @@ class FeedbackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=False)
 class Preference(msgspec.Struct, forbid_unknown_fields=True):
     preferred: uuid.UUID
     other: uuid.UUID
-
-
-class TargetInfo(msgspec.Struct, frozen=True):
-    """What an id resolves to: the inference it belongs to (None for an episode) and that
-    inference's routing, copied onto the feedback row so results need no join."""
-
-    inference_id: str | None
-    episode_id: str
-    function: str
-    variant: str
-    campaign: str
-
-
-class FeedbackRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="feedback"):
-    """One feedback row; its fields are the columns of the ``feedback`` table."""
-
-    id: str
-    created_at: float
-    target_id: str
-    target_level: Level
-    inference_id: str | None
-    episode_id: str | None
-    metric: str
-    type: str
-    value: float | None
-    value_text: str
-    tags: dict[str, str]
-    comment: str
-    function: str
-    variant: str
-    campaign: str
-    api_key_id: str

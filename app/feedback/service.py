@@ -15,8 +15,9 @@ import msgspec
 from app.config.holder import ConfigHolder
 from app.config.schema import MetricConfig
 from app.errors import InvalidRequest, NotFound, Unavailable
-from app.feedback.schema import FeedbackRecord, FeedbackRequest, Level, Preference, TargetInfo
+from app.feedback.schema import FeedbackRequest, Preference
 from app.ids import uuid7_str
+from app.records import FeedbackRecord, Level, TargetInfo
 from app.wire.request import decode_or_400
 from app.wire.response import ToolCall
 

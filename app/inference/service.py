@@ -25,9 +25,9 @@ from app.errors import GatewayError, GatewayTimeout, InvalidRequest, ProviderFai
 from app.ids import uuid7_str
 from app.inference.accumulate import StreamAccumulator
 from app.inference.plan import CallContext, Plan, make_plan
-from app.inference.record import AttemptRecord, InferenceRecord, Recorder
 from app.providers.base import ProviderError, ProviderReply, ProviderRequest, ProviderStream, now
 from app.providers.tokens import count_prompt_tokens, count_tokens
+from app.records import AttemptRecord, InferenceRecord, Recorder
 from app.wire.request import ChatRequest
 from app.wire.response import ChatCompletion, ChatCompletionChunk, Choice, Usage, encoder
 

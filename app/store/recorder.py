@@ -1,10 +1,11 @@
 """The gateway's recorder: every inference goes to ClickHouse through the background writer.
 
 ``record`` runs on the event loop at the end of each request and only does in-memory work
-(metrics, the recent-id set, a deque append); ClickHouse I/O happens in the writer's thread.
-The same object answers the questions other parts of the gateway ask of the inference log:
-does this id exist (feedback), run this read-only query (admin SQL), is ClickHouse healthy
-(``/ready``).
+(the recent-id set, a deque append); ClickHouse I/O happens in the writer's thread. The same
+object answers the questions other parts of the gateway ask of the inference log: does this id
+exist (feedback), run this read-only query (admin SQL), is the write path healthy (``probe``,
+which the app wires into ``/ready``). It owns only the writer's series on ``/metrics``; the
+per-inference ones are counted on the inference side (``app.inference.metrics``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
-from app.feedback.schema import FeedbackRecord, Level, TargetInfo
-from app.inference.record import InferenceRecord
-from app.metrics import REGISTRY, Counter, Gauge, Histogram, Registry
-from app.readiness import Readiness
+from app.metrics import REGISTRY, GaugeSet, Registry
+from app.records import FeedbackRecord, InferenceRecord, Level, TargetInfo
 from app.settings import Settings
 from app.store.clickhouse.client import describe
 from app.store.clickhouse.query import Reader, SqlFormat, SqlLimits, run_readonly
@@ -29,118 +28,61 @@ from app.store.clickhouse.writer import Writer, WriterStats
 
 log = logging.getLogger("switchyard.clickhouse")
 
-# Seconds; spans a cached answer (ms) to a long generation (minutes).
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 # Startup waits this long for the first ClickHouse connection (and migrations) before serving;
 # past it the gateway serves anyway and spills until ClickHouse answers.
 _STARTUP_WAIT_S = 15.0
 # /ready turns false when the write queue is this full.
 _QUEUE_READY_FRACTION = 0.9
 
-
-class InferenceMetrics:
-    """Per-inference series for ``/metrics`` (SPEC §2.5)."""
-
-    def __init__(self, registry: Registry) -> None:
-        by_variant = ("function", "variant")
-        self.inferences = registry.add(
-            Counter(
-                "switchyard_inferences_total",
-                "Recorded inferences by outcome",
-                (*by_variant, "status"),
-            )
-        )
-        self.latency = registry.add(
-            Histogram(
-                "switchyard_inference_latency_seconds",
-                "Request to last byte",
-                by_variant,
-                _LATENCY_BUCKETS,
-            )
-        )
-        self.ttft = registry.add(
-            Histogram(
-                "switchyard_inference_ttft_seconds",
-                "Request to first token",
-                by_variant,
-                _LATENCY_BUCKETS,
-            )
-        )
-        self.tokens = registry.add(
-            Counter("switchyard_tokens_total", "Tokens by kind", (*by_variant, "kind"))
-        )
-        self.attempts = registry.add(
-            Counter(
-                "switchyard_provider_attempts_total",
-                "Provider calls by outcome",
-                ("provider", "status"),
-            )
-        )
-
-    def observe(self, record: InferenceRecord) -> None:
-        key = (record.function, record.variant)
-        self.inferences.inc((*key, record.status))
-        self.latency.observe(key, record.latency_ms / 1000)
-        if record.ttft_ms is not None:
-            self.ttft.observe(key, record.ttft_ms / 1000)
-        self.tokens.inc((*key, "prompt"), record.prompt_tokens)
-        self.tokens.inc((*key, "completion"), record.completion_tokens)
-        for attempt in record.attempts:
-            self.attempts.inc((attempt.provider, attempt.status))
+# The writer's figures on /metrics: (series, WriterStats field, type, help).
+_WRITER_SERIES = (
+    (
+        "switchyard_rows_written_total",
+        "rows_written",
+        "counter",
+        "Inference rows inserted into ClickHouse",
+    ),
+    (
+        "switchyard_rows_spilled_total",
+        "rows_spilled",
+        "counter",
+        "Inference rows written to spill files",
+    ),
+    ("switchyard_rows_replayed_total", "rows_replayed", "counter", "Spilled rows inserted later"),
+    (
+        "switchyard_rows_dropped_total",
+        "rows_dropped",
+        "counter",
+        "Rows lost: not even spilling worked",
+    ),
+    (
+        "switchyard_rows_rejected_total",
+        "rows_rejected",
+        "counter",
+        "Spilled rows ClickHouse refused, set aside",
+    ),
+    (
+        "switchyard_write_batches_failed_total",
+        "batches_failed",
+        "counter",
+        "ClickHouse inserts that failed",
+    ),
+    ("switchyard_write_queue_depth", "queue_depth", "gauge", "Inference rows waiting in memory"),
+    ("switchyard_spill_files", "spill_files", "gauge", "Spill files waiting for replay"),
+    ("switchyard_clickhouse_connected", "connected", "gauge", "1 when the writer is connected"),
+)
 
 
-def _stat(writer: Writer, field: str) -> Callable[[], float]:
-    return lambda: float(getattr(writer.stats(), field))
+def _field(name: str) -> Callable[[WriterStats], float]:
+    return lambda stats: float(getattr(stats, name))
 
 
 def _writer_metrics(registry: Registry, writer: Writer) -> None:
-    for name, field, kind, help in (
-        (
-            "switchyard_rows_written_total",
-            "rows_written",
-            "counter",
-            "Inference rows inserted into ClickHouse",
-        ),
-        (
-            "switchyard_rows_spilled_total",
-            "rows_spilled",
-            "counter",
-            "Inference rows written to spill files",
-        ),
-        (
-            "switchyard_rows_replayed_total",
-            "rows_replayed",
-            "counter",
-            "Spilled rows inserted later",
-        ),
-        (
-            "switchyard_rows_dropped_total",
-            "rows_dropped",
-            "counter",
-            "Rows lost: not even spilling worked",
-        ),
-        (
-            "switchyard_rows_rejected_total",
-            "rows_rejected",
-            "counter",
-            "Spilled rows ClickHouse refused, set aside",
-        ),
-        (
-            "switchyard_write_batches_failed_total",
-            "batches_failed",
-            "counter",
-            "ClickHouse inserts that failed",
-        ),
-        (
-            "switchyard_write_queue_depth",
-            "queue_depth",
-            "gauge",
-            "Inference rows waiting in memory",
-        ),
-        ("switchyard_spill_files", "spill_files", "gauge", "Spill files waiting for replay"),
-        ("switchyard_clickhouse_connected", "connected", "gauge", "1 when the writer is connected"),
-    ):
-        registry.add(Gauge(name, help, _stat(writer, field), kind=kind))
+    """The writer's series, all read from one ``writer.stats()`` per scrape (it lists the spill
+    directory)."""
+    series = registry.add(GaugeSet("switchyard_writer", writer.stats))
+    for name, field, kind, help in _WRITER_SERIES:
+        series.gauge(name, help, _field(field), kind)
 
 
 class ClickHouseRecorder:
@@ -152,12 +94,10 @@ class ClickHouseRecorder:
         self.writer = writer
         self.reader = reader
         self.recent = RecentIds()
-        self.metrics = InferenceMetrics(registry)
         _writer_metrics(registry, writer)
 
     def record(self, record: InferenceRecord) -> None:
         try:
-            self.metrics.observe(record)
             self.recent.add(record)
             self.writer.submit(record)
         except Exception:  # the response is already sent; never let bookkeeping fail it
@@ -180,17 +120,13 @@ class ClickHouseRecorder:
         """Run an analyst's read-only query (see :func:`run_readonly`)."""
         return await asyncio.to_thread(run_readonly, self.url, query, fmt, self.limits)
 
-    def stats(self) -> WriterStats:
-        return self.writer.stats()
-
     async def probe(self) -> tuple[bool, str]:
+        """Is the write path healthy, and why not: the ``clickhouse`` check of ``/ready``."""
         stats = self.writer.stats()
         where = describe(self.url)
         if not stats.connected:
-            return (
-                False,
-                f"{where} unreachable, spilling to disk ({stats.rows_spilled} rows so far): {stats.last_error}",
-            )
+            spilled = f"spilling to disk ({stats.rows_spilled} rows so far)"
+            return False, f"{where} unreachable, {spilled}: {stats.last_error}"
         if stats.queue_depth >= _QUEUE_READY_FRACTION * self.writer.queue_limit:
             return (
                 False,
@@ -204,9 +140,7 @@ class ClickHouseRecorder:
 
 
 @asynccontextmanager
-async def open_recorder(
-    settings: Settings, readiness: Readiness
-) -> AsyncIterator[ClickHouseRecorder]:
+async def open_recorder(settings: Settings) -> AsyncIterator[ClickHouseRecorder]:
     """Start the writer (migrating the schema on its first connection), stop it flushed."""
     url = settings.resolved_clickhouse_url
     writer = Writer(
@@ -225,7 +159,6 @@ async def open_recorder(
         )
     reader = Reader(url)
     recorder = ClickHouseRecorder(settings, writer, reader)
-    readiness.add("clickhouse", recorder.probe)
     try:
         yield recorder
     finally:

@@ -22,7 +22,7 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from app.ids import uuid7_str
-from app.inference.record import AttemptRecord, InferenceRecord
+from app.records import AttemptRecord, InferenceRecord
 from app.store.clickhouse.spill import SpillDir
 from app.store.clickhouse.store import ClickHouseStore
 from app.store.clickhouse.writer import Writer
@@ -238,7 +238,7 @@ def test_shutdown_flushes_without_waiting_for_the_interval(
 CRASHING_PROCESS = """
 import os, sys, time
 from pathlib import Path
-from app.inference.record import InferenceRecord
+from app.records import InferenceRecord
 from app.store.clickhouse.spill import SpillDir
 spill = SpillDir(Path(sys.argv[1]))
 spill.open()

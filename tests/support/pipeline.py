@@ -15,9 +15,9 @@ from app.config.holder import ConfigHolder
 from app.config.loader import ENTRY_MARKERS, join_dotted_names
 from app.config.snapshot import build_snapshot
 from app.inference.plan import new_context
-from app.inference.record import InferenceRecord
 from app.inference.service import InferenceService
 from app.providers.http import HttpPool
+from app.records import InferenceRecord
 from app.wire.request import decode_chat_request
 from app.wire.response import ChatCompletion
 

@@ -45,11 +45,14 @@ def run_sql(
     except httpx.ConnectError:
         try:
             body = run_readonly(clickhouse_url, query, wire, limits)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is reported to the user, not raised
             message = getattr(exc, "message", str(exc))
             hint = ""
             if is_embedded(clickhouse_url) and "lock" in message.lower():
-                hint = f"\n(another process holds {describe(clickhouse_url)}: is a gateway running on another port? use --url)"
+                hint = (
+                    f"\n(another process holds {describe(clickhouse_url)}: "
+                    "is a gateway running on another port? use --url)"
+                )
             print(f"switchyard sql: {message}{hint}", file=sys.stderr)
             return 1
     except _GatewayRefused as exc:

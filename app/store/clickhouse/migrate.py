@@ -1,4 +1,5 @@
-"""Applies ``migrations/clickhouse/NNNN_name.sql`` in order and records each in ``schema_migrations``.
+"""Applies ``migrations/clickhouse/NNNN_name.sql`` in order and records each in
+``schema_migrations``.
 
 Every statement in a migration is written to be re-runnable (``IF NOT EXISTS``), and a file is
 recorded only after all its statements succeeded, so a run interrupted half-way, or two
@@ -73,15 +74,15 @@ def apply_migrations(client: Client, migrations: list[Migration] | None = None) 
     """Apply what is missing; return the migrations applied by this call."""
     migrations = load_migrations() if migrations is None else migrations
     client.command(_TABLE)
-    applied = dict(
-        client.query("SELECT version, checksum FROM schema_migrations FINAL").result_rows
-    )
+    rows = client.query("SELECT version, checksum FROM schema_migrations FINAL").result_rows
+    applied: dict[int, str] = {row[0]: row[1] for row in rows}
     done = []
     for migration in migrations:
         if migration.version in applied:
             if applied[migration.version] != migration.checksum:
                 log.warning(
-                    "ClickHouse migration %04d_%s changed after it was applied; add a new migration instead",
+                    "ClickHouse migration %04d_%s changed after it was applied; "
+                    "add a new migration instead",
                     migration.version,
                     migration.name,
                 )

@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from app.errors import GatewayTimeout, InvalidRequest, PermissionDenied, Unavailable
-from app.feedback.schema import Level, TargetInfo
+from app.records import Level, TargetInfo
 from app.store.clickhouse.client import connect, error_name
 
 SqlFormat = Literal["json", "csv", "tsv"]
@@ -74,7 +74,7 @@ def run_readonly(url: str, sql: str, fmt: SqlFormat, limits: SqlLimits) -> bytes
     try:
         # A fresh handle per query: chDB replays a failed query's output into the next one.
         client = connect(url, settings, receive_timeout_s=limits.timeout_s + 10)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the driver raises, it means unreachable
         raise Unavailable(f"ClickHouse is not reachable: {exc}") from None
     try:
         raw = client.raw_query(query, fmt=_CLICKHOUSE_FORMATS[fmt])
@@ -133,7 +133,8 @@ class Reader:
             if self._client is None:
                 self._client = connect(self._url)
             try:
-                return list(self._client.query(sql, parameters=parameters).result_rows)
+                result = self._client.query(sql, parameters=parameters)
+                return [tuple(row) for row in result.result_rows]
             except Exception:
                 self._client.close()
                 self._client = None

@@ -13,8 +13,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from app.feedback.schema import Level, TargetInfo
-from app.inference.record import InferenceRecord
+from app.records import InferenceRecord, Level, TargetInfo
 
 _EPISODE = "e:"
 

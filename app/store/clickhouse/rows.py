@@ -15,8 +15,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from app.feedback.schema import FeedbackRecord
-from app.inference.record import AttemptRecord, InferenceRecord
+from app.records import AttemptRecord, FeedbackRecord, InferenceRecord
 
 
 class InferenceRow(msgspec.Struct):
@@ -163,8 +162,8 @@ def encode_batch(records: Iterable[InferenceRecord]) -> Payloads:
     """Both payloads of a batch. Runs in the writer thread; every ``_YIELD_EVERY`` records it
     offers the GIL to the event loop (a few µs of row building each), so a large batch delays a
     request by well under a millisecond instead of up to the 5 ms switch interval."""
-    inferences = []
-    attempts = []
+    inferences: list[InferenceRow] = []
+    attempts: list[AttemptRow] = []
     for i, record in enumerate(records, start=1):
         inferences.append(inference_row(record))
         attempts.extend(attempt_row(record, a, n) for n, a in enumerate(record.attempts, start=1))

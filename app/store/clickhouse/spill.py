@@ -5,9 +5,9 @@ its lifetime, so gateway workers sharing a data directory never replay or seal e
 files. A directory whose lock is free belongs to a process that is gone: the next writer to
 look adopts its files (moves them into its own directory) and replays them.
 
-Inside a directory: one ``<batch id>.jsonl`` per batch, one record (inference or feedback, tagged by ``kind``) per line
-(msgspec JSON). A file only gets its ``.jsonl`` name by an atomic rename once complete, so
-replay never sees half a file:
+Inside a directory: one ``<batch id>.jsonl`` per batch, one record (inference or feedback,
+tagged by ``kind``) per line (msgspec JSON). A file only gets its ``.jsonl`` name by an atomic
+rename once complete, so replay never sees half a file:
 
 - the writer thread spills a whole batch it failed to insert (``write``), keeping the batch
   id it tried to insert with, so a replay of a batch that had in fact reached ClickHouse is
@@ -31,9 +31,8 @@ from typing import BinaryIO
 
 import msgspec
 
-from app.feedback.schema import FeedbackRecord
 from app.ids import uuid7_str
-from app.inference.record import InferenceRecord
+from app.records import FeedbackRecord, InferenceRecord
 
 log = logging.getLogger("switchyard.clickhouse")
 
@@ -133,15 +132,16 @@ class SpillDir:
         temporary.rename(final)
 
     def append(self, record: InferenceRecord | FeedbackRecord) -> None:
-        """Add one record to the open overflow file (thread-safe; one unbuffered write, no fsync)."""
+        """Add one record to the open overflow file (thread-safe; one unbuffered write, no
+        fsync)."""
         line = _encoder.encode(record) + b"\n"
         with self._lock:
             if self._open is None:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 self._open_path = self.directory / f"{uuid7_str()}.jsonl.part"
-                self._open = open(
-                    self._open_path, "ab", buffering=0
-                )  # survives a crash of this process
+                # Unbuffered, so a line survives a crash of this process; it stays open across
+                # calls until seal(), hence no context manager.
+                self._open = open(self._open_path, "ab", buffering=0)  # noqa: SIM115
             self._open.write(line)
 
     def seal(self) -> None:

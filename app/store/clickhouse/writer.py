@@ -1,4 +1,5 @@
-"""The background writer (SPEC §5.2): the request path only enqueues; one thread does all I/O.
+"""The background writer (see docs/analytics.md, "The write path"): the request path only
+enqueues; one thread does all I/O.
 
 ``submit`` is a deque append (no lock, no I/O) unless the queue is full, in which case the
 record is appended to a spill file instead: bounded memory, nothing dropped. The thread wakes
@@ -25,9 +26,8 @@ from pathlib import Path
 
 import msgspec
 
-from app.feedback.schema import FeedbackRecord
 from app.ids import uuid7_str
-from app.inference.record import InferenceRecord
+from app.records import FeedbackRecord, InferenceRecord
 from app.store.clickhouse.rows import (
     ATTEMPT_COLUMNS,
     FEEDBACK_COLUMNS,
@@ -195,7 +195,7 @@ class Writer:
             return
         try:
             self._store = self._open_store()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the driver raises, ClickHouse is down
             if self._connect_backoff == self._backoff_s:
                 log.warning(
                     "ClickHouse unavailable, spilling to %s until it is back: %s",
@@ -216,7 +216,7 @@ class Writer:
         if self._store is not None:
             try:
                 self._store.close()
-            except Exception:
+            except Exception:  # noqa: BLE001 - closing a broken connection; it is dropped anyway
                 pass
             self._store = None
         self._next_connect = time.monotonic() + self._connect_backoff
@@ -239,7 +239,7 @@ class Writer:
             try:
                 self._insert(batch_id, batch)
                 return
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure: retry, then spill
                 self._error(exc)
                 if attempt == self._retries:
                     log.warning(
@@ -291,7 +291,7 @@ class Writer:
             try:
                 if batch.records:
                     self._insert(batch.batch_id, batch.records)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure: keep the file, tell why below
                 self._error(exc)
                 self._replay_failed(batch.path, len(batch.records), exc)
                 return
@@ -303,7 +303,7 @@ class Writer:
         """Tell "ClickHouse is down" (retry later) from "ClickHouse refuses this batch"."""
         try:
             reachable = self._store is not None and self._store.ping()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a ping that raises means unreachable
             reachable = False
         if not reachable:
             self._disconnect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -211,7 +212,8 @@ class KeyRepository:
                 await session.commit()
             return _key_info(row)
 
-    async def all_for_auth(self) -> list[StoredKey]:
+    # builtins.list: in this class body, ``list`` names the method above.
+    async def all_for_auth(self) -> builtins.list[StoredKey]:
         async with self._sessions() as session:
             rows = await session.execute(
                 sa.select(

@@ -1,15 +1,27 @@
-"""What every inference leaves behind, and the interface of whoever keeps it.
+"""The records that cross layers, and the interface of whoever keeps them.
 
-The pipeline builds one :class:`InferenceRecord` at the end of every request (streaming,
-failed and cancelled ones included) and hands it to a :class:`Recorder`, whose ``record`` must
-never block or raise: the request has already been answered.
+Type flow (every record is produced above the store and consumed by it, never the reverse):
+
+- :class:`InferenceRecord` (with its :class:`AttemptRecord` s) is built by the inference
+  pipeline (``app.inference``) at the end of every request, streaming, failed and cancelled ones
+  included, and handed to a :class:`Recorder`. The gateway's recorder (``app.store.recorder``)
+  queues it for ClickHouse (``app.store.clickhouse``: rows, spill files) and remembers its ids.
+- :class:`FeedbackRecord` is built by ``app.feedback`` from a validated request and queued
+  through the same writer.
+- :class:`TargetInfo` goes the other way: the store answers "what does this id belong to?" with
+  it (recent ids in memory, older ones from ClickHouse), and ``app.feedback`` copies its routing
+  onto the feedback row.
+
+A leaf: it imports nothing from ``app``, so every layer may use it.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 import msgspec
+
+Level = Literal["inference", "episode"]
 
 
 class AttemptRecord(msgspec.Struct, kw_only=True):
@@ -69,6 +81,39 @@ class InferenceRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="infer
     attempts: list[AttemptRecord] = msgspec.field(default_factory=list)
 
 
+class FeedbackRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="feedback"):
+    """One feedback row; its fields are the columns of the ``feedback`` table."""
+
+    id: str
+    created_at: float
+    target_id: str
+    target_level: Level
+    inference_id: str | None
+    episode_id: str | None
+    metric: str
+    type: str
+    value: float | None
+    value_text: str
+    tags: dict[str, str]
+    comment: str
+    function: str
+    variant: str
+    campaign: str
+    api_key_id: str
+
+
+class TargetInfo(msgspec.Struct, frozen=True):
+    """What an id resolves to: the inference it belongs to (None for an episode) and that
+    inference's routing, copied onto the feedback row so results need no join."""
+
+    inference_id: str | None
+    episode_id: str
+    function: str
+    variant: str
+    campaign: str
+
+
 class Recorder(Protocol):
     def record(self, record: InferenceRecord) -> None:
-        """Accept a record for storage. Must not block the event loop and must not raise."""
+        """Accept a record for storage. Must not block the event loop and must not raise: the
+        request has already been answered."""
