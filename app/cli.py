@@ -144,8 +144,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _config_validate(args: argparse.Namespace) -> int:
+    from app.config.compile import validate_document
     from app.config.loader import load_directory
-    from app.config.snapshot import validate_document
 
     directory = args.directory or Settings.from_env().config_dir
     document, sources, problems = load_directory(directory)

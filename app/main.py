@@ -20,8 +20,6 @@ from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
 from app.auth.service import AuthService
-from app.config.admin import ConfigAdmin
-from app.config.live import LiveConfig
 from app.console.context import ConsoleContext
 from app.console.routes import console_router
 from app.console.session import ConsoleSessions
@@ -31,6 +29,8 @@ from app.inference.metrics import InferenceMetrics, MeteredRecorder
 from app.inference.service import InferenceService
 from app.providers.http import HttpPool
 from app.readiness import Readiness
+from app.runtime.admin import ConfigAdmin
+from app.runtime.reload import LiveConfig
 from app.settings import Settings
 from app.store.recorder import open_recorder
 

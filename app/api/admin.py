@@ -14,10 +14,10 @@ from litestar.di import Provide
 
 from app.auth.keys import create_api_key
 from app.auth.service import Principal
-from app.config import admin as edits
-from app.config.admin import ConfigAdmin
-from app.config.snapshot import validate_document
+from app.config.compile import validate_document
 from app.errors import InvalidRequest, NotFound
+from app.runtime import admin as edits
+from app.runtime.admin import ConfigAdmin
 from app.store.sql.repos import VersionInfo
 from app.wire.response import encoder
 

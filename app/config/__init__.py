@@ -1,1 +1,2 @@
-"""Configuration: the TOML schema, loading from ``variants/``, validation and snapshots."""
+"""Configuration: the TOML schema, loading ``variants/``, validation, and the compiled immutable
+snapshot. The live, reloading config built on it is :mod:`app.runtime`."""

@@ -6,7 +6,7 @@ in-flight request finishes on the version it started with even if a reload lands
 
 from __future__ import annotations
 
-from app.config.snapshot import Snapshot
+from app.config.compile import Snapshot
 
 
 class ConfigHolder:

@@ -1,4 +1,5 @@
-"""The configuration schema (SPEC §3). Field names are a public contract: add, never rename.
+"""The configuration schema (README.md "Configuration", docs/providers.md). Field names are a
+public contract: add, never rename.
 
 Every Struct forbids unknown fields so that a typo in ``variants/`` is reported by
 ``switchyard config validate`` instead of being silently ignored.
@@ -6,28 +7,35 @@ Every Struct forbids unknown fields so that a typo in ``variants/`` is reported 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
+
+# Names of providers, metrics, functions, variants; model names may also hold "/".
+ENTRY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
 NonNegative = Annotated[float, Meta(ge=0)]
 Positive = Annotated[float, Meta(gt=0)]
 
 
 class _Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    pass
+    """Base of every config Struct. msgspec inherits these options at run time; subclasses
+    still restate ``frozen=True`` because type checkers read each class's own flags."""
 
 
-class BreakerConfig(_Config):
+class BreakerConfig(_Config, frozen=True):
     """Circuit breaker of one provider: after ``failures`` consecutive failed attempts the
-    provider is skipped for ``cooldown_s``, then one request probes it. ``failures = 0`` disables it."""
+    provider is skipped for ``cooldown_s``, then one request probes it. ``failures = 0``
+    disables it."""
 
     failures: Annotated[int, Meta(ge=0)] = 5
     cooldown_s: Positive = 30
 
 
-class DummyProviderConfig(_Config, tag="dummy", tag_field="type"):
+class DummyProviderConfig(_Config, tag="dummy", tag_field="type", frozen=True):
     """A built-in provider for demos and tests: answers locally, at a configurable pace."""
 
     mode: Literal["echo", "fixed", "tool_call", "json"] = "echo"
@@ -39,7 +47,7 @@ class DummyProviderConfig(_Config, tag="dummy", tag_field="type"):
     circuit_breaker: BreakerConfig = BreakerConfig()
 
 
-class _RemoteProviderConfig(_Config):
+class _RemoteProviderConfig(_Config, frozen=True):
     """What every provider reached over HTTP has: where, which key, how long to wait."""
 
     base_url: str
@@ -50,18 +58,20 @@ class _RemoteProviderConfig(_Config):
     circuit_breaker: BreakerConfig = BreakerConfig()
 
 
-class OpenAIProviderConfig(_RemoteProviderConfig, tag="openai", tag_field="type"):
+class OpenAIProviderConfig(_RemoteProviderConfig, tag="openai", tag_field="type", frozen=True):
     """Any OpenAI-compatible server: OpenAI, vLLM, TGI, SambaNova, Together, Groq, ...
 
     ``params`` declares which request parameters the server accepts: a preset name
-    (see :data:`app.providers.capabilities.PARAM_PRESETS`) or an explicit list. With the
+    (see :data:`app.config.params.PARAM_PRESETS`) or an explicit list. With the
     request's ``drop_params`` true (the default) the others are not sent.
     """
 
     params: str | list[str] = "vllm"
 
 
-class AnthropicProviderConfig(_RemoteProviderConfig, tag="anthropic", tag_field="type"):
+class AnthropicProviderConfig(
+    _RemoteProviderConfig, tag="anthropic", tag_field="type", frozen=True
+):
     """Anthropic's Messages API; requests and replies are translated to and from OpenAI's shape."""
 
     base_url: str = "https://api.anthropic.com"
@@ -71,15 +81,14 @@ class AnthropicProviderConfig(_RemoteProviderConfig, tag="anthropic", tag_field=
 
 
 ProviderConfig = DummyProviderConfig | OpenAIProviderConfig | AnthropicProviderConfig
-PROVIDER_TYPES = ("openai", "anthropic", "dummy")
 
 
-class RouteEntry(_Config):
+class RouteEntry(_Config, frozen=True):
     provider: str
     name: str
 
 
-class RetryConfig(_Config):
+class RetryConfig(_Config, frozen=True):
     """Retries of one route before moving to the next: on 429, 5xx and connection errors only.
 
     The n-th retry waits ``base_delay_ms * 2**n`` (capped at ``max_delay_ms``) with jitter, or the
@@ -92,7 +101,7 @@ class RetryConfig(_Config):
     max_delay_ms: NonNegative = 2000
 
 
-class ModelConfig(_Config):
+class ModelConfig(_Config, frozen=True):
     routing: Annotated[list[RouteEntry], Meta(min_length=1)]
     description: str = ""
     retries: RetryConfig = RetryConfig()
@@ -101,14 +110,14 @@ class ModelConfig(_Config):
     max_ttft_ms: Annotated[int, Meta(ge=1)] | None = None
 
 
-class MetricConfig(_Config):
+class MetricConfig(_Config, frozen=True):
     type: Literal["boolean", "float", "comment", "demonstration", "preference"]
     level: Literal["inference", "episode"] = "inference"
     optimize: Literal["max", "min"] = "max"
     description: str = ""
 
 
-class VariantConfig(_Config):
+class VariantConfig(_Config, frozen=True):
     model: str
     weight: NonNegative = 1.0
     system_template: str | None = None
@@ -138,7 +147,7 @@ VARIANT_PARAMS = (
 )
 
 
-class CampaignConfig(_Config):
+class CampaignConfig(_Config, frozen=True):
     variants: dict[str, NonNegative]
     sticky_by: Literal["session_id", "user", "episode_id"] = "session_id"
     status: Literal["active", "paused", "ended"] = "active"
@@ -148,7 +157,7 @@ class CampaignConfig(_Config):
     description: str = ""
 
 
-class ToolConfig(_Config):
+class ToolConfig(_Config, frozen=True):
     """A server-side tool of a function, offered to the model as an OpenAI function tool.
 
     Its key in ``[tools.<name>]`` is both the function name the model sees and the ``id``
@@ -162,7 +171,7 @@ class ToolConfig(_Config):
     strict: bool | None = None
 
 
-class FunctionConfig(_Config):
+class FunctionConfig(_Config, frozen=True):
     variants: dict[str, VariantConfig]
     description: str = ""
     default_variant: str | None = None
@@ -171,7 +180,7 @@ class FunctionConfig(_Config):
     tools: dict[str, ToolConfig] = msgspec.field(default_factory=dict)
 
 
-class GatewayConfig(_Config):
+class GatewayConfig(_Config, frozen=True):
     """The whole validated configuration: one immutable value per config version."""
 
     providers: dict[str, ProviderConfig]

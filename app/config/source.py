@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.config.compile import Snapshot, build_snapshot
 from app.config.loader import load_directory
 from app.config.problems import ConfigError
-from app.config.snapshot import Snapshot, build_snapshot
 
 
 def directory_document(path: str) -> tuple[dict[str, Any], Snapshot]:

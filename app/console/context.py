@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.auth.service import AuthService
-from app.config.admin import ConfigAdmin
 from app.console.session import ConsoleSessions
 from app.feedback.schema import FeedbackRequest
+from app.runtime.admin import ConfigAdmin
 from app.store.clickhouse.query import SqlFormat
 from app.store.sql.repos import KeyRepository
 

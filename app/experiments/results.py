@@ -11,8 +11,9 @@ from typing import Any
 
 import msgspec
 
+from app.config.compile import Snapshot
+from app.config.functions import CompiledCampaign
 from app.config.holder import ConfigHolder
-from app.config.snapshot import CompiledCampaign, Snapshot
 from app.errors import InvalidRequest, NotFound
 from app.experiments import sql
 

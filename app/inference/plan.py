@@ -13,7 +13,8 @@ from typing import Any
 import jsonschema_rs
 import msgspec
 
-from app.config.snapshot import CompiledFunction, CompiledVariant, Route, Snapshot
+from app.config.compile import Route, Snapshot
+from app.config.functions import CompiledFunction, CompiledVariant
 from app.errors import InvalidRequest
 from app.ids import uuid7_str
 from app.prompts import TemplateProblem

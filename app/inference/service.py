@@ -19,8 +19,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from app.config.compile import Route
 from app.config.holder import ConfigHolder
-from app.config.snapshot import Route
 from app.errors import GatewayError, GatewayTimeout, InvalidRequest, ProviderFailed
 from app.ids import uuid7_str
 from app.inference.accumulate import StreamAccumulator

@@ -8,10 +8,10 @@ from typing import Any
 
 import msgspec
 
+from app.config.params import KNOWN_PARAMS, accepted_params
 from app.config.schema import OpenAIProviderConfig
 from app.providers.base import GeneratorStream, ProviderError, ProviderReply, ProviderRequest
 from app.providers.breaker import CircuitBreaker
-from app.providers.capabilities import KNOWN_PARAMS, accepted_params
 from app.providers.http import HttpPool
 from app.providers.upstream import Upstream, http_error
 from app.wire.response import ChatCompletionChunk, chunk_decoder, completion_decoder, encoder

@@ -1,1 +1,2 @@
-"""Which function, variant and provider routes serve a request (SPEC §2.1 and §4)."""
+"""Which function, variant and provider routes serve a request (README.md "Model names",
+docs/experiments.md)."""

@@ -1,10 +1,12 @@
-"""Model-name resolution, exactly in SPEC §2.1's order; the first rule that matches wins."""
+"""Model-name resolution, in the order README.md "Model names" gives; the first rule that
+matches wins."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.config.snapshot import CompiledFunction, Route, Snapshot
+from app.config.compile import Route, Snapshot
+from app.config.functions import CompiledFunction
 from app.errors import NotFound
 
 _FUNCTION_PREFIX = "tensorzero::function_name::"

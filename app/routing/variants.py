@@ -1,4 +1,4 @@
-"""Variant choice (SPEC §4): pinned → ``ab_campaign`` → the active campaign → weights.
+"""Variant choice (docs/experiments.md): pinned → ``ab_campaign`` → the active campaign → weights.
 
 Sticky assignment hashes the unit id with the campaign key into [0, 1) and maps it onto the
 cumulative weights. Nothing is stored: every replica, before and after a restart, computes
@@ -12,7 +12,8 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from app.config.snapshot import CompiledCampaign, CompiledFunction, CompiledVariant, Snapshot
+from app.config.compile import Snapshot
+from app.config.functions import CompiledCampaign, CompiledFunction, CompiledVariant
 from app.errors import InvalidRequest
 
 _SCALE = float(1 << 64)
@@ -73,7 +74,8 @@ def _requested_campaign(
         )
     if campaign.function != function.name:
         raise InvalidRequest(
-            f"Campaign '{campaign.key}' belongs to function '{campaign.function}', not '{function.name}'",
+            f"Campaign '{campaign.key}' belongs to function '{campaign.function}',"
+            f" not '{function.name}'",
             param="ab_campaign",
         )
     if not campaign.active:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.config.snapshot import validate_document
+from app.config.compile import validate_document
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.gateway import Gateway, start_gateway

@@ -11,9 +11,9 @@ import json
 import tomllib
 from typing import Any
 
+from app.config.compile import build_snapshot
 from app.config.holder import ConfigHolder
 from app.config.loader import ENTRY_MARKERS, join_dotted_names
-from app.config.snapshot import build_snapshot
 from app.inference.plan import new_context
 from app.inference.service import InferenceService
 from app.providers.http import HttpPool

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from app.config.compile import build_snapshot, validate_document
 from app.config.loader import load_directory
 from app.config.problems import ConfigError
-from app.config.snapshot import build_snapshot, validate_document
 from tests.support.gateway import REPO
 
 BROKEN_GATEWAY = """

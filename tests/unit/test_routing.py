@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from app.config.snapshot import build_snapshot
+from app.config.compile import build_snapshot
 from app.errors import InvalidRequest, NotFound
 from app.routing.resolve import resolve_target
 from app.routing.variants import choose_variant, unit_fraction

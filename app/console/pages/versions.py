@@ -8,11 +8,11 @@ from urllib.parse import quote
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
-from app.config import admin as edits
 from app.console.context import ConsoleContext
 from app.console.render import page
 from app.console.session import ConsoleUser, check_csrf
 from app.errors import GatewayError
+from app.runtime import admin as edits
 
 HISTORY_LIMIT = 200
 

@@ -8,16 +8,17 @@ as ``("functions", "support-bot", "variants", "concise")``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import msgspec
 
-from app.config.live import LiveConfig
-from app.config.snapshot import validate_document
+from app.config.compile import validate_document
 from app.errors import Conflict, GatewayError, InvalidRequest, NotFound, Unavailable
+from app.runtime.reload import LiveConfig
 from app.store.sql.repos import StaleVersion, VersionInfo
 
+T = TypeVar("T")
 Document = dict[str, Any]
 Path = tuple[str, ...]
 
@@ -92,15 +93,16 @@ class ConfigAdmin:
             target="config",
         )
 
-    async def guard(self, operation: Any) -> Any:
+    async def guard(self, operation: Awaitable[T]) -> T:
         try:
             return await operation
         except (GatewayError, StaleVersion):
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any other failure means the store is unreachable
             self.live.mark_down(exc)
             raise Unavailable(
-                "The config store is unreachable; the gateway keeps serving the last loaded config. Retry later.",
+                "The config store is unreachable; the gateway keeps serving the last loaded"
+                " config. Retry later.",
                 code="config_store_unavailable",
             ) from None
 
@@ -128,7 +130,7 @@ def _get(document: Document, path: Path) -> Any:
 def parent_of(document: Document, path: Path) -> dict[str, Any]:
     """The table holding ``path[-1]``. Missing section tables (``models``, a function's
     ``campaigns``) are created; a missing entity on the way (the function) is a 404."""
-    node: Any = document
+    node = document
     for depth, key in enumerate(path[:-1]):
         if key not in node:
             if depth % 2 == 1:
@@ -136,9 +138,10 @@ def parent_of(document: Document, path: Path) -> dict[str, Any]:
                     f"'{'.'.join(path[: depth + 1])}' does not exist in the current config"
                 )
             node[key] = {}
-        node = node[key]
-        if not isinstance(node, dict):
+        child = node[key]
+        if not isinstance(child, dict):
             raise InvalidRequest(f"'{'.'.join(path[: depth + 1])}' is not a table")
+        node = child
     return node
 
 

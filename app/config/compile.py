@@ -2,56 +2,50 @@
 
 Everything a request would otherwise redo is done here once per config version: templates
 compiled, JSON Schemas compiled, model references resolved to provider routes, campaign
-weights turned into cumulative tables. The gateway swaps whole snapshots atomically.
+weights turned into cumulative tables. The gateway swaps whole snapshots atomically
+(:class:`app.config.holder.ConfigHolder`). The checks of a function's parts (tools, campaigns,
+schemas, typed parameters) and the compiled function types are in :mod:`app.config.functions`.
 """
 
 from __future__ import annotations
 
 import re
-import time
-import uuid
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
-import jsonschema_rs
-import msgspec
-
+from app.config.functions import (
+    REQUEST_PARAMS,
+    CompiledCampaign,
+    CompiledFunction,
+    CompiledVariant,
+    FunctionChecks,
+    WeightTable,
+    declared_args,
+)
 from app.config.loader import Sources
+from app.config.params import param_problems
+from app.config.policy import DEFAULT_POLICY, RoutePolicy
 from app.config.problems import ConfigError, Problem
 from app.config.schema import (
+    ENTRY_NAME,
+    MODEL_NAME,
     VARIANT_PARAMS,
-    CampaignConfig,
     FunctionConfig,
     GatewayConfig,
     MetricConfig,
     ModelConfig,
     OpenAIProviderConfig,
     ProviderConfig,
-    ToolConfig,
-    VariantConfig,
 )
-from app.prompts import SystemTemplate, TemplateProblem, compile_template
+from app.prompts import TemplateProblem, compile_template
 from app.providers.base import Provider
-from app.providers.capabilities import param_problems
 from app.providers.http import HttpPool
-from app.providers.policy import DEFAULT_POLICY, RoutePolicy
 from app.providers.registry import build_provider
-from app.wire.request import OPENAI_PARAMS, VLLM_PARAMS, ChatRequest, Tool
-
-T = TypeVar("T")
 
 BUILTIN_METRICS = {
     "comment": MetricConfig(type="comment", description="Free-text comment (built in)"),
     "demonstration": MetricConfig(type="demonstration", description="Corrected answer (built in)"),
 }
-# Operational guardrails every campaign can watch without declaring a metric.
-BUILTIN_GUARDRAILS = frozenset({"error_rate", "p95_latency_ms", "tokens"})
-CAMPAIGN_NAMESPACE = uuid.UUID("6f1c3a52-8c1e-4c55-9a57-0d3b0c7e2a11")
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
-# Request parameters a variant's extra_body may set as defaults (the rest is sent as is).
-_REQUEST_PARAMS = frozenset(OPENAI_PARAMS + VLLM_PARAMS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,72 +63,6 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
-class CompiledVariant:
-    name: str
-    config: VariantConfig
-    routes: tuple[Route, ...]
-    template: SystemTemplate | None
-    params: dict[str, Any]  # default request parameters the variant fixes (typed as a request's)
-    extra: dict[str, Any] = field(
-        default_factory=dict
-    )  # extra_body keys no request field knows: sent as is
-    tools: dict[str, Tool] = field(default_factory=dict)  # the server-side tools it offers, by name
-
-
-@dataclass(frozen=True, slots=True)
-class WeightTable:
-    """Variant names with cumulative weights normalised to end at 1.0."""
-
-    names: tuple[str, ...]
-    cumulative: tuple[float, ...]
-
-    @classmethod
-    def from_weights(cls, weights: dict[str, float]) -> WeightTable:
-        live = [(name, w) for name, w in weights.items() if w > 0]
-        total = sum(w for _, w in live)
-        running, cumulative = 0.0, []
-        for _, weight in live:
-            running += weight / total
-            cumulative.append(running)
-        if cumulative:
-            cumulative[-1] = 1.0
-        return cls(tuple(n for n, _ in live), tuple(cumulative))
-
-    def pick(self, fraction: float) -> str:
-        for name, edge in zip(self.names, self.cumulative, strict=False):
-            if fraction < edge:
-                return name
-        return self.names[-1]
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledCampaign:
-    key: str
-    id: str
-    function: str
-    config: CampaignConfig
-    table: WeightTable
-
-    @property
-    def active(self) -> bool:
-        return self.config.status == "active"
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledFunction:
-    name: str
-    config: FunctionConfig
-    variants: dict[str, CompiledVariant]
-    table: WeightTable | None
-    schema: Any  # a compiled jsonschema_rs validator, or None
-    campaigns: dict[str, CompiledCampaign]
-    active_campaign: CompiledCampaign | None
-    tools: dict[str, Tool] = field(
-        default_factory=dict
-    )  # every server-side tool, by name (= toggle id)
-
-
-@dataclass(frozen=True, slots=True)
 class Snapshot:
     version: int
     config: GatewayConfig
@@ -144,7 +72,6 @@ class Snapshot:
     functions: dict[str, CompiledFunction]
     metrics: dict[str, MetricConfig]
     campaigns_by_id: dict[str, CompiledCampaign]
-    loaded_at: float = field(default_factory=time.time)
 
     def model_routes(self, name: str) -> tuple[Route, ...] | None:
         return resolve_model_reference(name, self.models, self.providers)
@@ -190,27 +117,11 @@ def validate_document(document: dict[str, Any], sources: Sources | None = None) 
     return []
 
 
-class _Builder:
+class _Builder(FunctionChecks):
     def __init__(self, document: dict[str, Any], sources: Sources, pool: HttpPool) -> None:
+        super().__init__(sources.file_for)
         self.document = document
-        self.sources = sources
         self.pool = pool
-        self.problems: list[Problem] = []
-
-    def problem(self, key: str, message: str) -> None:
-        self.problems.append(Problem(self.sources.file_for(key), key, message))
-
-    def decode(self, raw: Any, kind: type[T], key: str) -> T | None:
-        try:
-            return msgspec.convert(raw, kind)
-        except msgspec.ValidationError as exc:
-            text = str(exc)
-            path = ""
-            if " - at `$" in text:
-                text, _, path = text.partition(" - at `$")
-                path = path.rstrip("`")
-            self.problem(key + path, text)
-            return None
 
     def section(self, name: str, kind: Any, name_pattern: re.Pattern[str]) -> dict[str, Any]:
         raw = self.document.get(name) or {}
@@ -231,14 +142,14 @@ class _Builder:
         for key in sorted(unknown):
             self.problem(key, "unknown top-level section")
         provider_configs: dict[str, ProviderConfig] = self.section(
-            "providers", ProviderConfig, _NAME
+            "providers", ProviderConfig, ENTRY_NAME
         )
-        model_configs: dict[str, ModelConfig] = self.section("models", ModelConfig, _MODEL_NAME)
-        metric_configs: dict[str, MetricConfig] = self.section("metrics", MetricConfig, _NAME)
+        model_configs: dict[str, ModelConfig] = self.section("models", ModelConfig, MODEL_NAME)
+        metric_configs: dict[str, MetricConfig] = self.section("metrics", MetricConfig, ENTRY_NAME)
         metrics = {**BUILTIN_METRICS, **metric_configs}
-        for builtin, config in BUILTIN_METRICS.items():
-            if metrics[builtin].type != config.type:
-                self.problem(f"metrics.{builtin}", f"is built in with type '{config.type}'")
+        for builtin, builtin_config in BUILTIN_METRICS.items():
+            if metrics[builtin].type != builtin_config.type:
+                self.problem(f"metrics.{builtin}", f"is built in with type '{builtin_config.type}'")
 
         providers = {
             n: build_provider(n, c, self.pool)
@@ -266,14 +177,14 @@ class _Builder:
                 campaigns_by_id[campaign.id] = campaign
         if self.problems:
             return None
-        config = GatewayConfig(
+        gateway = GatewayConfig(
             providers=provider_configs,
             models=model_configs,
             metrics=metric_configs,
             functions=function_configs,
         )
         return Snapshot(
-            version, config, self.document, providers, models, functions, metrics, campaigns_by_id
+            version, gateway, self.document, providers, models, functions, metrics, campaigns_by_id
         )
 
     def check_provider(self, name: str, config: ProviderConfig) -> bool:
@@ -300,40 +211,6 @@ class _Builder:
                 routes.append(Route(provider, entry.name, policy))
         return tuple(routes)
 
-    def function_config(self, name: str, raw: Any) -> FunctionConfig | None:
-        key = f"functions.{name}"
-        if not _NAME.match(name) or "/" in name:
-            self.problem(key, "invalid function name (letters, digits, . _ - : only)")
-        if not isinstance(raw, dict):
-            self.problem(key, "must be a table")
-            return None
-        raw = dict(raw)
-        variants_raw = raw.pop("variants", None)
-        campaigns_raw = raw.pop("campaigns", {}) or {}
-        if not isinstance(variants_raw, dict) or not variants_raw:
-            self.problem(f"{key}.variants", "a function needs at least one variant")
-            variants_raw = {}
-        variants = self.decode_each(variants_raw, VariantConfig, f"{key}.variants")
-        campaigns = self.decode_each(campaigns_raw, CampaignConfig, f"{key}.campaigns")
-        base = self.decode({**raw, "variants": {}}, FunctionConfig, key)
-        if (
-            base is None
-            or len(variants) != len(variants_raw)
-            or len(campaigns) != len(campaigns_raw)
-        ):
-            return None
-        return msgspec.structs.replace(base, variants=variants, campaigns=campaigns)
-
-    def decode_each(self, raw: Any, kind: type[T], key: str) -> dict[str, T]:
-        if not isinstance(raw, dict):
-            self.problem(key, "must be a table")
-            return {}
-        return {
-            name: value
-            for name, item in raw.items()
-            if (value := self.decode(item, kind, f"{key}.{name}")) is not None
-        }
-
     def compile_function(
         self,
         name: str,
@@ -344,7 +221,7 @@ class _Builder:
     ) -> CompiledFunction:
         key = f"functions.{name}"
         schema = self.compile_schema(config.system_schema, f"{key}.system_schema")
-        declared = _declared_args(config.system_schema)
+        declared = declared_args(config.system_schema)
         tools = {
             tool_name: tool
             for tool_name, tool_config in config.tools.items()
@@ -354,7 +231,7 @@ class _Builder:
         variants = {}
         for variant_name, variant in config.variants.items():
             vkey = f"{key}.variants.{variant_name}"
-            if "/" in variant_name or not _NAME.match(variant_name):
+            if "/" in variant_name or not ENTRY_NAME.match(variant_name):
                 self.problem(vkey, "invalid variant name (letters, digits, . _ - : only)")
             routes = resolve_model_reference(variant.model, models, providers)
             if routes is None:
@@ -377,9 +254,9 @@ class _Builder:
             params = {
                 p: getattr(variant, p) for p in VARIANT_PARAMS if getattr(variant, p) is not None
             }
-            known = {k: v for k, v in variant.extra_body.items() if k in _REQUEST_PARAMS}
+            known = {k: v for k, v in variant.extra_body.items() if k in REQUEST_PARAMS}
             params.update(self.typed_params(known, f"{vkey}.extra_body"))
-            extra = {k: v for k, v in variant.extra_body.items() if k not in _REQUEST_PARAMS}
+            extra = {k: v for k, v in variant.extra_body.items() if k not in REQUEST_PARAMS}
             offered = config.tools if variant.tools is None else variant.tools
             for tool_name in variant.tools or ():
                 if tool_name not in config.tools:
@@ -414,65 +291,3 @@ class _Builder:
         return CompiledFunction(
             name, config, variants, table, schema, campaigns, active[0] if active else None, tools
         )
-
-    def typed_params(self, params: dict[str, Any], key: str) -> dict[str, Any]:
-        """Request parameters from config, validated and typed exactly as a request's would be."""
-        if not params:
-            return {}
-        request = self.decode(
-            {**params, "messages": [{"role": "user", "content": "-"}]}, ChatRequest, key
-        )
-        return {name: getattr(request, name) for name in params} if request is not None else {}
-
-    def compile_tool(self, name: str, config: ToolConfig, key: str) -> Tool | None:
-        self.compile_schema(config.parameters, f"{key}.parameters")
-        function = {
-            "name": name,
-            "description": config.description or None,
-            "parameters": config.parameters,
-        }
-        if config.strict is not None:
-            function["strict"] = config.strict
-        return self.decode({"type": "function", "function": function}, Tool, key)
-
-    def compile_campaign(
-        self,
-        function: str,
-        key: str,
-        config: CampaignConfig,
-        fconfig: FunctionConfig,
-        metrics: dict[str, MetricConfig],
-    ) -> CompiledCampaign:
-        ckey = f"functions.{function}.campaigns.{key}"
-        for variant in config.variants:
-            if variant not in fconfig.variants:
-                self.problem(f"{ckey}.variants.{variant}", f"unknown variant '{variant}'")
-        if sum(config.variants.values()) <= 0:
-            self.problem(f"{ckey}.variants", "campaign weights must sum to more than 0")
-        if config.metric is not None and config.metric not in metrics:
-            self.problem(f"{ckey}.metric", f"unknown metric '{config.metric}'")
-        for guardrail in config.guardrails:
-            if guardrail not in metrics and guardrail not in BUILTIN_GUARDRAILS:
-                self.problem(f"{ckey}.guardrails", f"unknown metric '{guardrail}'")
-        campaign_id = config.id or str(uuid.uuid5(CAMPAIGN_NAMESPACE, f"{function}/{key}"))
-        table = (
-            WeightTable.from_weights(config.variants)
-            if sum(config.variants.values()) > 0
-            else WeightTable((), ())
-        )
-        return CompiledCampaign(key, campaign_id, function, config, table)
-
-    def compile_schema(self, schema: dict[str, Any] | None, key: str) -> Any:
-        if schema is None:
-            return None
-        try:
-            return jsonschema_rs.validator_for(schema)
-        except jsonschema_rs.ValidationError as exc:
-            self.problem(key, f"invalid JSON Schema: {str(exc).splitlines()[0]}")
-            return None
-
-
-def _declared_args(schema: dict[str, Any] | None) -> set[str] | None:
-    """Argument names a schema declares, or None when it declares none (anything goes)."""
-    properties = (schema or {}).get("properties")
-    return set(properties) if isinstance(properties, dict) and properties else None

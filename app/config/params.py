@@ -1,9 +1,12 @@
 """Which request parameters an OpenAI-compatible server accepts, declared rather than probed.
 
-With ``drop_params`` true (the default), the ``openai`` provider sends only the parameters its
-config's ``params`` names: a preset below or an explicit list. Servers differ: OpenAI rejects
-vLLM's sampling extensions (``top_k``, ``guided_json``…) with a 400, SambaNova documents a
-short list, vLLM accepts everything. ``stream_options`` is in a list when the server accepts
+This is config data (an ``openai`` provider's ``params`` key), so it lives in the config layer:
+the compiler validates declarations here and the provider reads the resolved set, without
+config importing providers. With ``drop_params`` true (the default), the ``openai`` provider
+sends only the parameters its config's ``params`` names: a preset below or an explicit list.
+Servers differ: OpenAI rejects vLLM's sampling extensions (``top_k``, ``guided_json``…) with a
+400, SambaNova documents a short list, vLLM accepts everything (docs/providers.md, "Which
+parameters reach the provider"). ``stream_options`` is in a list when the server accepts
 ``stream_options.include_usage``; Switchyard then always asks for usage on streams so that
 recorded token counts are exact.
 """

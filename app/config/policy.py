@@ -1,16 +1,28 @@
 """How hard to try one route before moving on: retries with backoff, and the first-token deadline.
 
 A :class:`RoutePolicy` is compiled once per model and config version and shared by every
-request routed through it; nothing here is allocated per request.
+request routed through it; nothing here is allocated per request. It is compiled config (a
+model's ``retries`` and ``max_ttft_ms``, see docs/providers.md "Routing policy"), so it sits in
+the config layer and sees a failed attempt only through :class:`FailedAttempt`.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Protocol
 
 from app.config.schema import RetryConfig
-from app.providers.base import ProviderError
+
+
+class FailedAttempt(Protocol):
+    """What the policy needs of a failed attempt (``app.providers.base.ProviderError``)."""
+
+    @property
+    def retryable(self) -> bool: ...
+
+    @property
+    def retry_after(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +39,7 @@ class RoutePolicy:
             retries.max_retries, retries.base_delay_ms / 1000, retries.max_delay_ms / 1000, ttft
         )
 
-    def retry_delay(self, retry: int, error: ProviderError) -> float | None:
+    def retry_delay(self, retry: int, error: FailedAttempt) -> float | None:
         """Seconds to wait before retry number ``retry`` (0-based), or None to move on.
 
         Exponential backoff with "equal jitter" (a random point in the upper half of the step),

@@ -3,8 +3,10 @@ atomically.
 
 Freshness: PostgreSQL ``LISTEN/NOTIFY`` wakes the reloader the moment another process writes
 a version; a poll every second covers SQLite, missed notifications and reconnects. Each
-refresh also reloads the API-key cache and flushes keys' last-used times. If the database is
-unreachable the process keeps serving the snapshot and keys it has, and says so in ``/ready``.
+refresh also reloads the API-key cache and flushes keys' last-used times
+(:mod:`app.auth.refresh`). If the database is unreachable the process keeps serving the
+snapshot and keys it has, and says so in ``/ready`` (see docs/admin.md, "When the database is
+down").
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from app.auth.refresh import KeyCacheRefresh
 from app.auth.service import AuthService
+from app.config.compile import Snapshot, build_snapshot
 from app.config.holder import ConfigHolder
 from app.config.problems import ConfigError
-from app.config.snapshot import Snapshot, build_snapshot
 from app.config.source import directory_document
 from app.providers.http import HttpPool
 from app.settings import Settings
@@ -39,12 +42,12 @@ class LiveConfig:
     def __init__(self, settings: Settings, pool: HttpPool, auth: AuthService) -> None:
         self.settings = settings
         self.pool = pool
-        self.auth = auth
         self.database_url = settings.resolved_database_url
         self.engine = create_engine(self.database_url)
         sessions = session_factory(self.engine)
         self.versions = ConfigRepository(sessions, notify=is_postgres(self.database_url))
         self.keys = KeyRepository(sessions)
+        self.key_cache = KeyCacheRefresh(auth, self.keys)
         self.audit = AuditRepository(sessions)
         self.sessions = SessionRepository(sessions)
         self.holder: ConfigHolder | None = None
@@ -59,7 +62,7 @@ class LiveConfig:
             snapshot = await self._load_from_store()
         except ConfigError:
             raise
-        except Exception as exc:  # the database is down: serve the files until it is back
+        except Exception as exc:  # noqa: BLE001 - database down: serve the files until it is back
             self.mark_down(exc)
             log.warning(
                 "config store unreachable (%s); serving %s until it is back",
@@ -80,7 +83,7 @@ class LiveConfig:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
-            await self._flush_key_usage()
+            await self.key_cache.flush_usage()
         await self.engine.dispose()
 
     async def refresh(self) -> None:
@@ -94,8 +97,7 @@ class LiveConfig:
             stored = await self.versions.get(latest)
             if stored is not None:
                 await self._swap_to(latest, stored[1])
-        self.auth.load(await self.keys.all_for_auth())
-        await self._flush_key_usage()
+        await self.key_cache.refresh()
         self.mark_up()
 
     async def probe(self) -> tuple[bool, str]:
@@ -129,7 +131,7 @@ class LiveConfig:
         snapshot = await asyncio.to_thread(
             build_snapshot, document, version=info.version, pool=self.pool
         )
-        self.auth.load(await self.keys.all_for_auth())
+        await self.key_cache.reload()
         self.mark_up()
         return snapshot
 
@@ -150,11 +152,6 @@ class LiveConfig:
         self.holder.swap(snapshot)
         log.info("now serving config version %d", version)
 
-    async def _flush_key_usage(self) -> None:
-        used = self.auth.take_used()
-        if used:
-            await self.keys.touch(used)
-
     async def _poll_loop(self) -> None:
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -164,7 +161,7 @@ class LiveConfig:
                 await self.refresh()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - reported in /ready; the next tick retries
                 self.mark_down(exc)
 
     async def _listen_loop(self) -> None:
@@ -178,14 +175,16 @@ class LiveConfig:
                 connection = await asyncpg.connect(dsn, timeout=3)
                 try:
                     await connection.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-                    while not connection.is_closed():
+                    # asyncpg has nothing to await for a dropped connection; a check every 5 s
+                    # is enough because the poll loop covers the gap.
+                    while not connection.is_closed():  # noqa: ASYNC110
                         await asyncio.sleep(POLL_INTERVAL_S * 5)
                 finally:
                     with contextlib.suppress(Exception):
                         await connection.close(timeout=1)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception:  # noqa: BLE001 - reconnect; the poll loop covers the gap
                 await asyncio.sleep(POLL_INTERVAL_S)
 
     def mark_up(self) -> None:
