@@ -26,6 +26,7 @@ from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
 from app.inference.service import InferenceService
 from app.providers.http import HttpPool
+from app.providers.registry import Providers
 from app.readiness import Readiness
 from app.settings import Settings
 from app.store.recorder import open_recorder
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool = HttpPool()
         readiness = Readiness()
         auth = AuthService(require_auth=settings.require_auth, admin_token=settings.admin_token)
-        live = LiveConfig(settings, pool, auth)
+        live = LiveConfig(settings, auth)
         config = await live.start()
         readiness.add("config_store", live.probe)
         if not auth.enabled:
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.config_admin = ConfigAdmin(live)
             app.state.readiness = readiness
             app.state.recorder = recorder
-            app.state.inference = InferenceService(config, recorder)
+            app.state.inference = InferenceService(config, recorder, Providers(pool))
             app.state.feedback = FeedbackService(config, recorder, recorder)
             app.state.campaign_results = CampaignResultsService(config, recorder.reader.rows)
             log.info("serving config version %d", config.current.version)

@@ -22,7 +22,6 @@ from app.config.holder import ConfigHolder
 from app.config.problems import ConfigError
 from app.config.snapshot import Snapshot, build_snapshot
 from app.config.source import directory_document
-from app.providers.http import HttpPool
 from app.settings import Settings
 from app.store.sql.engine import create_engine, is_postgres, session_factory
 from app.store.sql.migrate import upgrade_async
@@ -35,9 +34,8 @@ BOOTSTRAP_AUTHOR = "bootstrap"
 
 
 class LiveConfig:
-    def __init__(self, settings: Settings, pool: HttpPool, auth: AuthService) -> None:
+    def __init__(self, settings: Settings, auth: AuthService) -> None:
         self.settings = settings
-        self.pool = pool
         self.auth = auth
         self.database_url = settings.resolved_database_url
         self.engine = create_engine(self.database_url)
@@ -124,9 +122,7 @@ class LiveConfig:
             )
             stored = (info, document)
         info, document = stored
-        snapshot = await asyncio.to_thread(
-            build_snapshot, document, version=info.version, pool=self.pool
-        )
+        snapshot = await asyncio.to_thread(build_snapshot, document, version=info.version)
         self.auth.load(await self.keys.all_for_auth())
         self.mark_up()
         return snapshot
@@ -134,9 +130,7 @@ class LiveConfig:
     async def _swap_to(self, version: int, document: dict[str, Any]) -> None:
         assert self.holder is not None
         try:
-            snapshot = await asyncio.to_thread(
-                build_snapshot, document, version=version, pool=self.pool
-            )
+            snapshot = await asyncio.to_thread(build_snapshot, document, version=version)
         except ConfigError as exc:  # written by an older or newer gateway with other rules
             log.error(
                 "config version %d does not compile here; keeping version %d:\n%s",
