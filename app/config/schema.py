@@ -71,7 +71,6 @@ class AnthropicProviderConfig(_RemoteProviderConfig, tag="anthropic", tag_field=
 
 
 ProviderConfig = DummyProviderConfig | OpenAIProviderConfig | AnthropicProviderConfig
-PROVIDER_TYPES = ("openai", "anthropic", "dummy")
 
 
 class RouteEntry(_Config):
