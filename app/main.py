@@ -28,6 +28,7 @@ from app.feedback.service import FeedbackService
 from app.inference.metrics import InferenceMetrics, MeteredRecorder
 from app.inference.service import InferenceService
 from app.providers.http import HttpPool
+from app.providers.registry import Providers
 from app.readiness import Readiness
 from app.runtime.admin import ConfigAdmin
 from app.runtime.reload import LiveConfig
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         readiness = Readiness()
         inference_metrics = InferenceMetrics()
         auth = AuthService(require_auth=settings.require_auth, admin_token=settings.admin_token)
-        live = LiveConfig(settings, pool, auth)
+        live = LiveConfig(settings, auth)
         config = await live.start()
         readiness.add("config_store", live.probe)
         if not auth.enabled:
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.readiness = readiness
             app.state.recorder = recorder
             app.state.inference = InferenceService(
-                config, MeteredRecorder(recorder, inference_metrics)
+                config, MeteredRecorder(recorder, inference_metrics), Providers(pool)
             )
             app.state.feedback = FeedbackService(config, recorder, recorder)
             app.state.campaign_results = CampaignResultsService(config, recorder.reader.rows)

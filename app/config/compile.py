@@ -38,9 +38,6 @@ from app.config.schema import (
     ProviderConfig,
 )
 from app.prompts import TemplateProblem, compile_template
-from app.providers.base import Provider
-from app.providers.http import HttpPool
-from app.providers.registry import build_provider
 
 BUILTIN_METRICS = {
     "comment": MetricConfig(type="comment", description="Free-text comment (built in)"),
@@ -51,15 +48,13 @@ BUILTIN_METRICS = {
 @dataclass(frozen=True, slots=True)
 class Route:
     """One entry of a routing list: which provider, the model name it knows, and how hard to
-    try it (the model's retry policy and first-token deadline, shared by all its routes)."""
+    try it (the model's retry policy and first-token deadline, shared by all its routes).
+    Data only: the provider object is looked up by name when a request is sent."""
 
-    provider: Provider
+    provider_name: str
+    provider_type: str
     model: str
     policy: RoutePolicy = DEFAULT_POLICY
-
-    @property
-    def provider_name(self) -> str:
-        return self.provider.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +62,7 @@ class Snapshot:
     version: int
     config: GatewayConfig
     document: dict[str, Any]
-    providers: dict[str, Provider]
+    providers: dict[str, ProviderConfig]
     models: dict[str, tuple[Route, ...]]
     functions: dict[str, CompiledFunction]
     metrics: dict[str, MetricConfig]
@@ -78,7 +73,7 @@ class Snapshot:
 
 
 def resolve_model_reference(
-    name: str, models: dict[str, tuple[Route, ...]], providers: dict[str, Provider]
+    name: str, models: dict[str, tuple[Route, ...]], providers: dict[str, ProviderConfig]
 ) -> tuple[Route, ...] | None:
     """``M`` → M's routing list; ``M@P`` → only P's routes of M, or M sent to P as is."""
     routes = models.get(name)
@@ -90,7 +85,13 @@ def resolve_model_reference(
     if model in models:
         pinned = tuple(r for r in models[model] if r.provider_name == provider_name)
         return pinned or None
-    return (Route(providers[provider_name], model),)
+    return (_route(provider_name, providers[provider_name], model),)
+
+
+def _route(
+    provider_name: str, config: ProviderConfig, model: str, policy: RoutePolicy = DEFAULT_POLICY
+) -> Route:
+    return Route(provider_name, str(config.__struct_config__.tag), model, policy)
 
 
 def build_snapshot(
@@ -98,10 +99,9 @@ def build_snapshot(
     *,
     sources: Sources | None = None,
     version: int = 0,
-    pool: HttpPool | None = None,
 ) -> Snapshot:
     """Validate and compile; raises :class:`ConfigError` listing every problem found."""
-    builder = _Builder(document, sources or Sources(), pool or HttpPool())
+    builder = _Builder(document, sources or Sources())
     snapshot = builder.build(version)
     if builder.problems:
         raise ConfigError(builder.problems)
@@ -118,10 +118,9 @@ def validate_document(document: dict[str, Any], sources: Sources | None = None) 
 
 
 class _Builder(FunctionChecks):
-    def __init__(self, document: dict[str, Any], sources: Sources, pool: HttpPool) -> None:
+    def __init__(self, document: dict[str, Any], sources: Sources) -> None:
         super().__init__(sources.file_for)
         self.document = document
-        self.pool = pool
 
     def section(self, name: str, kind: Any, name_pattern: re.Pattern[str]) -> dict[str, Any]:
         raw = self.document.get(name) or {}
@@ -151,11 +150,7 @@ class _Builder(FunctionChecks):
             if metrics[builtin].type != builtin_config.type:
                 self.problem(f"metrics.{builtin}", f"is built in with type '{builtin_config.type}'")
 
-        providers = {
-            n: build_provider(n, c, self.pool)
-            for n, c in provider_configs.items()
-            if self.check_provider(n, c)
-        }
+        providers = {n: c for n, c in provider_configs.items() if self.check_provider(n, c)}
         models = {n: self.model_routes(n, c, providers) for n, c in model_configs.items()}
         function_configs = {
             name: config
@@ -188,14 +183,14 @@ class _Builder(FunctionChecks):
         )
 
     def check_provider(self, name: str, config: ProviderConfig) -> bool:
-        """Checks a provider's config beyond its types; only a sound one is built."""
+        """Checks a provider's config beyond its types; only a sound one is routed to."""
         problems = param_problems(config.params) if isinstance(config, OpenAIProviderConfig) else []
         for problem in problems:
             self.problem(f"providers.{name}.params", problem)
         return not problems
 
     def model_routes(
-        self, name: str, config: ModelConfig, providers: dict[str, Provider]
+        self, name: str, config: ModelConfig, providers: dict[str, ProviderConfig]
     ) -> tuple[Route, ...]:
         policy = RoutePolicy.from_config(config.retries, config.max_ttft_ms)
         routes = []
@@ -208,7 +203,7 @@ class _Builder(FunctionChecks):
                         f"unknown provider '{entry.provider}'",
                     )
             else:
-                routes.append(Route(provider, entry.name, policy))
+                routes.append(_route(entry.provider, provider, entry.name, policy))
         return tuple(routes)
 
     def compile_function(
@@ -216,7 +211,7 @@ class _Builder(FunctionChecks):
         name: str,
         config: FunctionConfig,
         models: dict[str, tuple[Route, ...]],
-        providers: dict[str, Provider],
+        providers: dict[str, ProviderConfig],
         metrics: dict[str, MetricConfig],
     ) -> CompiledFunction:
         key = f"functions.{name}"

@@ -25,8 +25,18 @@ from app.errors import GatewayError, GatewayTimeout, InvalidRequest, ProviderFai
 from app.ids import uuid7_str
 from app.inference.accumulate import StreamAccumulator
 from app.inference.plan import CallContext, Plan, make_plan
-from app.providers.base import ProviderError, ProviderReply, ProviderRequest, ProviderStream, now
+from app.providers.base import (
+    Provider,
+    ProviderError,
+    ProviderReply,
+    ProviderRequest,
+    ProviderStream,
+    now,
+)
+from app.providers.breaker import CircuitBreaker
+from app.providers.registry import Providers
 from app.providers.tokens import count_prompt_tokens, count_tokens
+from app.providers.upstream import Upstream
 from app.records import AttemptRecord, InferenceRecord, Recorder
 from app.wire.request import ChatRequest
 from app.wire.response import ChatCompletion, ChatCompletionChunk, Choice, Usage, encoder
@@ -51,9 +61,11 @@ class Outcome(msgspec.Struct, kw_only=True):
 
 
 class InferenceService:
-    def __init__(self, config: ConfigHolder, recorder: Recorder) -> None:
+    def __init__(self, config: ConfigHolder, recorder: Recorder, providers: Providers) -> None:
         self.config = config
         self.recorder = recorder
+        self.providers = providers
+        self._complete_call = partial(_complete, providers.upstream)  # built once
 
     def plan(self, request: ChatRequest, body: bytes, context: CallContext) -> Plan:
         return make_plan(self.config.current, request, body, context)
@@ -61,7 +73,7 @@ class InferenceService:
     # -- the route walk ------------------------------------------------------------------------
 
     async def _first_success(
-        self, plan: Plan, call: Callable[[Route, ProviderRequest], Awaitable[T]]
+        self, plan: Plan, call: Callable[[Provider, Route, ProviderRequest], Awaitable[T]]
     ) -> _Success[T]:
         """Try the plan's routes in order until ``call`` succeeds on one.
 
@@ -73,15 +85,17 @@ class InferenceService:
         attempts: list[AttemptRecord] = []
         failures: list[ProviderError] = []
         route: Route | None = None
+        providers = self.providers.table(plan.snapshot.providers)
         try:
             for route in plan.routes:
-                breaker = route.provider.breaker
+                provider = providers[route.provider_name]
+                breaker = provider.breaker
                 request = _request_for(plan, route)
                 retry = 0
                 while breaker.allow():
                     started, wall = now(), time.time()
                     try:
-                        result = await call(route, request)
+                        result = await call(provider, route, request)
                     except ProviderError as exc:
                         attempts.append(
                             _attempt(plan, route, wall, started, exc, raw_request=exc.raw_request)
@@ -121,7 +135,7 @@ class InferenceService:
     # -- non-streaming ------------------------------------------------------------------------
 
     async def complete(self, plan: Plan) -> ChatCompletion:
-        done = await self._first_success(plan, _complete)
+        done = await self._first_success(plan, self._complete_call)
         reply = done.result
         outcome = self._outcome(plan, done.route, reply, done.started)
         done.attempts.append(_attempt(plan, done.route, done.wall, done.started, reply, outcome))
@@ -158,7 +172,7 @@ class InferenceService:
         iterator relays it all. Raising here (before any byte is sent) lets the API answer with
         a plain HTTP error, so falling back stays possible until the first token.
         """
-        done = await self._first_success(plan, partial(_open_stream, plan))
+        done = await self._first_success(plan, partial(_open_stream, self.providers.upstream, plan))
         return self._relay(plan, done.route, done.result, done.attempts, done.wall, done.started)
 
     async def _relay(
@@ -210,7 +224,7 @@ class InferenceService:
             yield _DONE
         except ProviderError as exc:
             if exc.counts_against_provider:
-                route.provider.breaker.failure(exc.message)
+                opened.breaker.failure(exc.message)
             outcome.status, outcome.error = "error", str(exc)
             error = ProviderFailed(f"Provider stream failed after it began: {exc}")
             yield b"data: " + encoder.encode(error.body()) + b"\n\n"
@@ -261,6 +275,7 @@ class _OpenStream:
     stream: ProviderStream
     prelude: list[ChatCompletionChunk]
     accumulator: StreamAccumulator
+    breaker: CircuitBreaker  # the streaming provider's: a failure after the first token counts
 
 
 def _request_for(plan: Plan, route: Route) -> ProviderRequest:
@@ -276,17 +291,21 @@ def _first_token_deadline(plan: Plan, route: Route) -> float | None:
     return plan.request.max_ttft_ms / 1000 if plan.request.max_ttft_ms else route.policy.max_ttft
 
 
-async def _complete(route: Route, request: ProviderRequest) -> ProviderReply:
-    return await route.provider.complete(request)
+async def _complete(
+    upstream: Upstream, provider: Provider, route: Route, request: ProviderRequest
+) -> ProviderReply:
+    return await provider.complete(request, upstream)
 
 
-async def _open_stream(plan: Plan, route: Route, request: ProviderRequest) -> _OpenStream:
+async def _open_stream(
+    upstream: Upstream, plan: Plan, provider: Provider, route: Route, request: ProviderRequest
+) -> _OpenStream:
     """Open a stream and read it up to its first token (or its end), within max_ttft_ms.
 
     Chunks before the first token (a role-only chunk, say) are held back, so a stream that
     fails or stalls before saying anything can still fall back to the next route.
     """
-    stream = route.provider.stream(request)
+    stream = provider.stream(request, upstream)
     accumulator = StreamAccumulator()
     prelude: list[ChatCompletionChunk] = []
     ttft = _first_token_deadline(plan, route)
@@ -317,7 +336,7 @@ async def _open_stream(plan: Plan, route: Route, request: ProviderRequest) -> _O
         raise
     else:
         if prelude:
-            return _OpenStream(stream, prelude, accumulator)
+            return _OpenStream(stream, prelude, accumulator, provider.breaker)
         error = ProviderError(route.provider_name, "stream ended before any chunk", kind="protocol")
     await stream.aclose()
     error.raw_request = stream.raw_request
@@ -413,7 +432,7 @@ def _attempt(
         id=uuid7_str(),
         inference_id=plan.inference_id,
         provider=route.provider_name,
-        provider_type=route.provider.type,
+        provider_type=route.provider_type,
         model=route.model,
         started_at=wall,
         latency_ms=(now() - started) * 1000,

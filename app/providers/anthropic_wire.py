@@ -5,6 +5,11 @@ Requests: system/developer messages become ``system``; consecutive turns of one 
 turn, assistant ``tool_calls`` are ``tool_use`` blocks. Replies and stream events come back as
 OpenAI completions and chunks: text → ``content``, thinking → ``reasoning_content``,
 ``tool_use`` → ``tool_calls`` (streamed ``input_json_delta`` → argument deltas).
+:class:`AnthropicWire` is this translation as the ``anthropic`` wire format of
+:class:`app.providers.http_provider.HttpProvider`.
+
+Over 300 lines because it is one mapping read in both directions: the request, reply and stream
+halves share the tables at the top, and splitting them would scatter what must change together.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from typing import Any
 
 import msgspec
 
+from app.config.schema import AnthropicProviderConfig
+from app.providers.base import ProviderRequest
+from app.providers.wire_format import ErrorEvent, TranslationError
 from app.wire.request import AudioPart, FilePart, ImagePart, Message, TextPart
 from app.wire.response import (
     AssistantMessage,
@@ -26,6 +34,7 @@ from app.wire.response import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    encoder,
 )
 
 # Request parameters this translation maps onto Anthropic fields. The rest of OpenAI's (n,
@@ -75,8 +84,49 @@ ERROR_STATUSES = {
 }
 
 
-class TranslationError(ValueError):
-    """The request cannot be expressed in Anthropic's API (e.g. audio input)."""
+class AnthropicWire:
+    """The ``anthropic`` wire format: ``x-api-key`` and ``anthropic-version`` headers, the
+    Messages endpoint under ``base_url`` (``/v1`` added unless it is there already)."""
+
+    label = "Anthropic"
+    reply_name = "message"
+    unfinished = "stream ended before message_stop"
+
+    __slots__ = ("_headers", "_max_tokens", "url")
+
+    def __init__(self, config: AnthropicProviderConfig) -> None:
+        base = config.base_url.rstrip("/")
+        self.url = base + ("/messages" if base.endswith("/v1") else "/v1/messages")
+        self._headers = {
+            "content-type": "application/json",
+            "anthropic-version": config.anthropic_version,
+            **config.headers,
+        }
+        self._max_tokens = config.max_tokens
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        headers = dict(self._headers)
+        if api_key:
+            headers["x-api-key"] = api_key
+        return headers
+
+    def body(self, request: ProviderRequest) -> bytes:
+        body = build_body(
+            request.model,
+            request.messages,
+            request.params,
+            request.extra,
+            drop_params=request.drop_params,
+            default_max_tokens=self._max_tokens,
+            stream=request.stream,
+        )
+        return encoder.encode(body)
+
+    def completion(self, raw: bytes) -> ChatCompletion:
+        return to_completion(message_decoder.decode(raw))
+
+    def reader(self) -> StreamTranslator:
+        return StreamTranslator()
 
 
 # -- request ------------------------------------------------------------------------------------
@@ -201,7 +251,7 @@ def _blocks(content: Any, where: str, *, text_only: bool = False) -> list[dict[s
         return []
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     for j, part in enumerate(content):
         if isinstance(part, TextPart):
             if part.text:
@@ -275,6 +325,7 @@ def _tool(tool: Any) -> dict[str, Any]:
 
 
 def _tool_choice(choice: Any, parallel: bool | None) -> dict[str, Any] | None:
+    result: dict[str, Any] | None
     if choice is None:
         result = None
     elif choice == "auto":
@@ -416,6 +467,7 @@ class StreamTranslator:
     __slots__ = (
         "completion_tokens",
         "created",
+        "done",
         "finished",
         "id",
         "model",
@@ -431,6 +483,15 @@ class StreamTranslator:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.finished = False  # message_stop seen
+        self.done = False  # the same: nothing follows message_stop
+
+    def read(self, data: bytes) -> ChatCompletionChunk | None:
+        """One SSE payload; raises ``msgspec.MsgspecError`` or, on an error event, ErrorEvent."""
+        event = event_decoder.decode(data)
+        if event.type == "error":
+            error_type = event.error.type if event.error else ""
+            raise ErrorEvent(ERROR_STATUSES.get(error_type, 500))
+        return self.feed(event)
 
     def feed(self, event: StreamEvent) -> ChatCompletionChunk | None:
         kind = event.type
@@ -448,7 +509,7 @@ class StreamTranslator:
                 return self._chunk(Delta(), finish_reason(event.delta.stop_reason))
             return None
         if kind == "message_stop":
-            self.finished = True
+            self.finished = self.done = True
             final = ChatCompletionChunk(
                 id=self.id, created=self.created, model=self.model, choices=[]
             )

@@ -1,18 +1,24 @@
 """The provider interface: one OpenAI-shaped request in, an OpenAI-shaped completion or chunk
 stream out. Translation to other wire formats (Anthropic, ...) happens inside a provider, so
 the pipeline only ever sees :mod:`app.wire.response` types.
+
+A provider holds config, not connections: the transport (:class:`Upstream`, the process's
+pooled HTTP client) is handed to each call.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import msgspec
 
 from app.providers.breaker import CircuitBreaker
 from app.wire.response import ChatCompletion, ChatCompletionChunk
+
+if TYPE_CHECKING:
+    from app.providers.upstream import Upstream
 
 ErrorKind = Literal[
     "connect",
@@ -119,12 +125,11 @@ class ProviderStream(Protocol):
 
 class Provider(Protocol):
     name: str
-    type: str
     breaker: CircuitBreaker
 
-    async def complete(self, request: ProviderRequest) -> ProviderReply: ...
+    async def complete(self, request: ProviderRequest, upstream: Upstream) -> ProviderReply: ...
 
-    def stream(self, request: ProviderRequest) -> ProviderStream: ...
+    def stream(self, request: ProviderRequest, upstream: Upstream) -> ProviderStream: ...
 
 
 class GeneratorStream:

@@ -3,16 +3,21 @@ connection timeout on every request.
 
 Closed → (``failures`` consecutive failed attempts) → open: the provider is skipped →
 (``cooldown_s`` later) → half-open: exactly one request is let through as a probe; its success
-closes the breaker, its failure opens it for another cooldown. State lives in the provider
-object, so it is per process and starts afresh with each config version. Everything runs on
-one event loop: no locks.
+closes the breaker, its failure opens it for another cooldown (docs/providers.md, "Circuit
+breaker"). Everything runs on one event loop: no locks.
+
+Breakers live in a :class:`BreakerBoard`, one per gateway process, keyed by provider name, so
+they survive config versions: a reload that leaves a provider's config as it was keeps its
+breaker, open or not. A provider whose config changed (another URL, key variable, timeouts or
+breaker settings) gets a fresh breaker: its failures may have described a backend it no longer
+calls.
 """
 
 from __future__ import annotations
 
 import time
 
-from app.config.schema import BreakerConfig
+from app.config.schema import BreakerConfig, ProviderConfig
 
 
 class CircuitBreaker:
@@ -66,3 +71,19 @@ class CircuitBreaker:
     def _cooling_left(self) -> float:
         assert self._opened_at is not None
         return self._opened_at + self._cooldown - time.monotonic()
+
+
+class BreakerBoard:
+    """The circuit breaker of each provider name; asked once per provider per config version."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[ProviderConfig, CircuitBreaker]] = {}
+
+    def breaker(self, name: str, config: ProviderConfig) -> CircuitBreaker:
+        """``name``'s breaker; a fresh one if its config is not the one the breaker was made for."""
+        entry = self._entries.get(name)
+        if entry is None or entry[0] != config:
+            entry = self._entries[name] = (config, CircuitBreaker(config.circuit_breaker))
+        return entry[1]

@@ -3,7 +3,8 @@
 It honours what a model would (``n``, ``max_tokens``, ``stop``, tools) and paces its output by
 ``ttft_ms`` and ``tokens_per_s``: the first token after ``ttft_ms``, each further one
 ``1/tokens_per_s`` later. So timings, streaming and cancellation behave as they do against a
-real backend, and the gateway's reported timings can be checked against known values.
+real backend, and the gateway's reported timings can be checked against known values. It takes
+the :class:`Upstream` like every provider, and never uses it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.config.schema import DummyProviderConfig
 from app.providers.base import GeneratorStream, ProviderError, ProviderReply, ProviderRequest, now
 from app.providers.breaker import CircuitBreaker
 from app.providers.tokens import count_prompt_tokens, message_text
+from app.providers.upstream import Upstream
 from app.wire.response import (
     AssistantMessage,
     ChatCompletion,
@@ -47,17 +49,15 @@ class _Answer(msgspec.Struct):
 
 
 class DummyProvider:
-    type = "dummy"
-
-    def __init__(self, name: str, config: DummyProviderConfig) -> None:
+    def __init__(self, name: str, config: DummyProviderConfig, breaker: CircuitBreaker) -> None:
         self.name = name
         self.config = config
-        self.breaker = CircuitBreaker(config.circuit_breaker)
+        self.breaker = breaker
         self._ttft = config.ttft_ms / 1000
         self._per_token = 1 / config.tokens_per_s if config.tokens_per_s else 0.0
         self._ids = itertools.count()
 
-    async def complete(self, request: ProviderRequest) -> ProviderReply:
+    async def complete(self, request: ProviderRequest, upstream: Upstream) -> ProviderReply:
         raw_request = _encode_request(request)
         answer = self._answer(request)
         deadline = request.first_byte_timeout
@@ -91,7 +91,7 @@ class DummyProvider:
         )
         return ProviderReply(completion, raw_request, encoder.encode(completion), first_byte_at)
 
-    def stream(self, request: ProviderRequest) -> GeneratorStream:
+    def stream(self, request: ProviderRequest, upstream: Upstream) -> GeneratorStream:
         return GeneratorStream(_encode_request(request), self._chunks(request))
 
     async def _chunks(self, request: ProviderRequest) -> AsyncIterator[ChatCompletionChunk]:
@@ -196,7 +196,8 @@ def _tool_name(request: ProviderRequest, default: str) -> str:
             tool.get("function") if isinstance(tool, dict) else getattr(tool, "function", None)
         )
         if function is not None:
-            return function["name"] if isinstance(function, dict) else function.name
+            name = function["name"] if isinstance(function, dict) else function.name
+            return str(name)
     return default
 
 

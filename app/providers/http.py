@@ -1,10 +1,15 @@
-"""One pooled aiohttp session for every provider call in the process.
+"""One pooled aiohttp session for every provider call in the process: the production
+:class:`app.providers.upstream.Upstream`.
 
-aiohttp rather than httpx on this path: see SPEC's stack note (4,440 vs 610 req/s measured).
+aiohttp rather than httpx on this path: measured at 4,440 vs 610 req/s through the gateway (the
+stack and its benchmark are in docs/performance.md).
 The session is created lazily because it must be born inside the running event loop.
+Providers are handed this pool at call time; none holds it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
 
 import aiohttp
 
@@ -25,6 +30,11 @@ class HttpPool:
                 connector=connector, read_bufsize=2**20, auto_decompress=True
             )
         return self._session
+
+    def send(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout
+    ) -> Awaitable[aiohttp.ClientResponse]:
+        return self.session.post(url, data=body, headers=headers, timeout=timeout)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -25,7 +25,6 @@ from app.config.compile import Snapshot, build_snapshot
 from app.config.holder import ConfigHolder
 from app.config.problems import ConfigError
 from app.config.source import directory_document
-from app.providers.http import HttpPool
 from app.settings import Settings
 from app.store.sql.engine import create_engine, is_postgres, session_factory
 from app.store.sql.migrate import upgrade_async
@@ -39,9 +38,8 @@ BOOTSTRAP_AUTHOR = "bootstrap"
 
 
 class LiveConfig:
-    def __init__(self, settings: Settings, pool: HttpPool, auth: AuthService) -> None:
+    def __init__(self, settings: Settings, auth: AuthService) -> None:
         self.settings = settings
-        self.pool = pool
         self.database_url = settings.resolved_database_url
         self.engine = create_engine(self.database_url)
         sessions = session_factory(self.engine)
@@ -128,9 +126,7 @@ class LiveConfig:
             )
             stored = (info, document)
         info, document = stored
-        snapshot = await asyncio.to_thread(
-            build_snapshot, document, version=info.version, pool=self.pool
-        )
+        snapshot = await asyncio.to_thread(build_snapshot, document, version=info.version)
         await self.key_cache.reload()
         self.mark_up()
         return snapshot
@@ -138,9 +134,7 @@ class LiveConfig:
     async def _swap_to(self, version: int, document: dict[str, Any]) -> None:
         assert self.holder is not None
         try:
-            snapshot = await asyncio.to_thread(
-                build_snapshot, document, version=version, pool=self.pool
-            )
+            snapshot = await asyncio.to_thread(build_snapshot, document, version=version)
         except ConfigError as exc:  # written by an older or newer gateway with other rules
             log.error(
                 "config version %d does not compile here; keeping version %d:\n%s",

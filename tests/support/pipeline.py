@@ -17,6 +17,7 @@ from app.config.loader import ENTRY_MARKERS, join_dotted_names
 from app.inference.plan import new_context
 from app.inference.service import InferenceService
 from app.providers.http import HttpPool
+from app.providers.registry import Providers
 from app.records import InferenceRecord
 from app.wire.request import decode_chat_request
 from app.wire.response import ChatCompletion
@@ -47,9 +48,10 @@ class Pipeline:
             name: tomllib.loads(text) for name, text in (functions or {}).items()
         }
         self.pool = HttpPool()
-        self.snapshot = build_snapshot(document, pool=self.pool)
+        self.snapshot = build_snapshot(document)
         self.recorder = ListRecorder()
-        self.service = InferenceService(ConfigHolder(self.snapshot), self.recorder)
+        self.providers = Providers(self.pool)
+        self.service = InferenceService(ConfigHolder(self.snapshot), self.recorder, self.providers)
 
     async def __aenter__(self) -> Pipeline:
         return self
@@ -58,7 +60,7 @@ class Pipeline:
         await self.pool.close()
 
     def breaker(self, provider: str) -> Any:
-        return self.snapshot.providers[provider].breaker
+        return self.providers.table(self.snapshot.providers)[provider].breaker
 
     async def complete(self, body: dict[str, Any]) -> ChatCompletion:
         raw = json.dumps(body).encode()

@@ -1,0 +1,168 @@
+"""One provider reached over HTTP, for every wire format: the request, its timeouts, the SSE
+stream, and every way a call can fail turned into a :class:`ProviderError` the pipeline can act
+on (fall back, retry, 504). What the API's bytes mean is the wire format's business
+(:mod:`app.providers.wire_format`); the transport is the :class:`Upstream` given at call time.
+
+A provider holds only its config, its wire format and its breaker: it is cheap to build and
+holds no connection, so validating a config builds nothing live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+import aiohttp
+import msgspec
+
+from app.config.schema import AnthropicProviderConfig, OpenAIProviderConfig
+from app.providers.base import GeneratorStream, ProviderError, ProviderReply, ProviderRequest, now
+from app.providers.breaker import CircuitBreaker
+from app.providers.upstream import Upstream, http_error, sse_data
+from app.providers.wire_format import ErrorEvent, TranslationError, WireFormat
+from app.wire.response import ChatCompletionChunk
+
+RemoteConfig = OpenAIProviderConfig | AnthropicProviderConfig
+
+
+class HttpProvider:
+    __slots__ = ("_stream_timeout", "_timeout", "breaker", "config", "name", "wire")
+
+    def __init__(
+        self, name: str, config: RemoteConfig, wire: WireFormat, breaker: CircuitBreaker
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.wire = wire
+        self.breaker = breaker
+        self._timeout = aiohttp.ClientTimeout(
+            total=config.timeout_s, sock_connect=config.connect_timeout_s
+        )
+        # Streams may legitimately run longer than timeout_s; a silent gap that long is the failure.
+        self._stream_timeout = aiohttp.ClientTimeout(
+            sock_connect=config.connect_timeout_s, sock_read=config.timeout_s
+        )
+
+    async def complete(self, request: ProviderRequest, upstream: Upstream) -> ProviderReply:
+        body = self._body(request)
+        headers = self.wire.headers(self._api_key())
+        try:
+            raw, first_byte_at = await self._post(upstream, body, headers, request)
+        except ProviderError as exc:
+            exc.raw_request = body  # so the failed attempt's record shows what was sent
+            raise
+        try:
+            completion = self.wire.completion(raw)
+        except msgspec.MsgspecError as exc:
+            raise ProviderError(
+                self.name,
+                f"malformed {self.wire.reply_name}: {exc}",
+                kind="protocol",
+                raw_response=raw[:2000],
+            ) from None
+        return ProviderReply(completion, body, raw, first_byte_at)
+
+    def stream(self, request: ProviderRequest, upstream: Upstream) -> GeneratorStream:
+        body = self._body(request)
+        return GeneratorStream(body, self._chunks(upstream, body))
+
+    def _body(self, request: ProviderRequest) -> bytes:
+        try:
+            return self.wire.body(request)
+        except TranslationError as exc:
+            raise ProviderError(
+                self.name,
+                f"cannot translate the request for {self.wire.label}: {exc}",
+                kind="rejected",
+            ) from None
+
+    def _api_key(self) -> str | None:
+        """The key from the environment, read at call time so rotating it needs no reload."""
+        variable = self.config.api_key_env
+        if not variable:
+            return None
+        key = os.environ.get(variable)
+        if not key:
+            raise ProviderError(
+                self.name, f"environment variable {variable} is not set", kind="config"
+            )
+        return key
+
+    async def _post(
+        self, upstream: Upstream, body: bytes, headers: dict[str, str], request: ProviderRequest
+    ) -> tuple[bytes, float]:
+        """The whole response body and when its first byte arrived (``perf_counter``)."""
+        first_byte_timeout = request.first_byte_timeout
+        deadline = asyncio.timeout(first_byte_timeout)
+        try:
+            async with deadline:
+                response = await upstream.send(self.wire.url, body, headers, self._timeout)
+            try:
+                first_byte_at = now()
+                raw = await response.read()
+            finally:
+                response.release()
+        except TimeoutError:
+            if deadline.expired() and first_byte_timeout is not None:
+                raise ProviderError(
+                    self.name,
+                    f"no first byte within {first_byte_timeout * 1000:g} ms (max_ttft_ms)",
+                    kind="slow_first_token",
+                ) from None
+            raise ProviderError(
+                self.name, f"no complete response within {self.config.timeout_s:g}s", kind="timeout"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise self._connect_failed(exc) from None
+        if response.status >= 400:
+            raise http_error(self.name, response.status, raw, response.headers)
+        return raw, first_byte_at
+
+    async def _chunks(self, upstream: Upstream, body: bytes) -> AsyncIterator[ChatCompletionChunk]:
+        """Closing this generator releases the response at once: that is how a client
+        disconnect cancels the provider call."""
+        reader = self.wire.reader()
+        headers = self.wire.headers(self._api_key())
+        try:
+            response = await upstream.send(self.wire.url, body, headers, self._stream_timeout)
+            try:
+                if response.status >= 400:
+                    raise http_error(
+                        self.name, response.status, await response.read(), response.headers
+                    )
+                async with aclosing(sse_data(response.content.iter_any())) as events:
+                    async for data in events:
+                        try:
+                            chunk = reader.read(data)
+                        except msgspec.MsgspecError as exc:
+                            raise self._malformed_event(exc, data) from None
+                        except ErrorEvent as event:
+                            raise http_error(self.name, event.status, data) from None
+                        if chunk is not None:
+                            yield chunk
+                        if reader.done:
+                            return
+            finally:
+                response.release()
+        except TimeoutError:
+            raise ProviderError(
+                self.name, f"stream stalled for {self.config.timeout_s:g}s", kind="timeout"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise self._connect_failed(exc) from None
+        if not reader.finished:
+            raise ProviderError(self.name, self.wire.unfinished, kind="protocol")
+
+    def _malformed_event(self, exc: msgspec.MsgspecError, data: bytes) -> ProviderError:
+        return ProviderError(
+            self.name, f"malformed stream event: {exc}", kind="protocol", raw_response=data[:2000]
+        )
+
+    def _connect_failed(self, exc: aiohttp.ClientError) -> ProviderError:
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            reason = f"cannot connect to {exc.host}:{exc.port} ({exc.strerror or exc.os_error})"
+        else:
+            reason = str(exc) or type(exc).__name__
+        return ProviderError(self.name, f"connection failed: {reason}", kind="connect")
