@@ -13,7 +13,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from app import __version__
 from app.api.admin import ConfigAdminController, KeysController
 from app.api.admin_sql import admin_sql
-from app.api.campaigns import campaign_results
+from app.api.campaigns import campaign_results, campaign_timeline
 from app.api.chat import chat_completions, document_chat_endpoint, tir_chat_completions
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.feedback import submit_feedback
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             tir_chat_completions,
             submit_feedback,
             campaign_results,
+            campaign_timeline,
             ConfigAdminController,
             KeysController,
             admin_sql,

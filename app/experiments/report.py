@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.experiments.results import CampaignResults
+from app.experiments.schema import CampaignResults
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
