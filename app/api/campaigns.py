@@ -10,6 +10,12 @@ from app.experiments.results import CampaignResultsService
 from app.wire.response import encoder
 
 
+def _service(request: Request[Any, Any, Any]) -> CampaignResultsService:
+    request.app.state.auth.authenticate(request.headers.get("authorization"))
+    service: CampaignResultsService = request.app.state.campaign_results
+    return service
+
+
 @get(
     "/v1/campaigns/{key:str}/results",
     summary="Per-variant results of a campaign, with statistics",
@@ -21,9 +27,7 @@ async def campaign_results(
     metric: str | None = None,
     function: str | None = None,
 ) -> Response[bytes]:
-    request.app.state.auth.authenticate(request.headers.get("authorization"))
-    service: CampaignResultsService = request.app.state.campaign_results
-    results = await service.results(key, metric, function)
+    results = await _service(request).results(key, metric, function)
     return Response(encoder.encode(results), media_type="application/json")
 
 
@@ -39,7 +43,5 @@ async def campaign_timeline(
     function: str | None = None,
     bucket: str = "day",
 ) -> Response[bytes]:
-    request.app.state.auth.authenticate(request.headers.get("authorization"))
-    service: CampaignResultsService = request.app.state.campaign_results
-    timeline = await service.timeline(key, metric, function, bucket)
+    timeline = await _service(request).timeline(key, metric, function, bucket)
     return Response(encoder.encode(timeline), media_type="application/json")

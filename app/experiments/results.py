@@ -1,6 +1,6 @@
-"""Campaign results (SPEC §2.3): per-variant traffic, metric statistics, lift against the
-control with fixed-horizon and anytime-valid figures, a decision, probability of being best,
-a sample-ratio-mismatch check, and the guardrails, all computed in ClickHouse (see
+"""Campaign results (docs/experiments.md): per-variant traffic, metric statistics, lift against
+the control with fixed-horizon and anytime-valid figures, a decision, probability of being
+best, a sample-ratio-mismatch check, and the guardrails, all computed in ClickHouse (see
 :mod:`app.experiments.sql`); Python only passes parameters and shapes the answer."""
 
 from __future__ import annotations
