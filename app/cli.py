@@ -343,7 +343,7 @@ def _campaign_results(args: argparse.Namespace) -> int:
     import msgspec
 
     from app.experiments.report import format_results
-    from app.experiments.results import CampaignResults
+    from app.experiments.schema import CampaignResults
 
     settings = Settings.from_env()
     url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")

@@ -13,7 +13,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from app import __version__
 from app.api.admin import ConfigAdminController, KeysController
 from app.api.admin_sql import admin_sql
-from app.api.campaigns import campaign_results
+from app.api.campaigns import campaign_results, campaign_timeline
 from app.api.chat import chat_completions, document_chat_endpoint, tir_chat_completions
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.feedback import submit_feedback
@@ -80,6 +80,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 run_sql=recorder.sql,
                 refresh=live.refresh,
                 results=app.state.campaign_results.results,
+                timeline=lambda key, metric, function: app.state.campaign_results.timeline(
+                    key, metric, function, "hour"
+                ),
                 rows=recorder.reader.rows,
                 submit_feedback=lambda request, key_id: app.state.feedback.submit(
                     request, api_key_id=key_id
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             tir_chat_completions,
             submit_feedback,
             campaign_results,
+            campaign_timeline,
             ConfigAdminController,
             KeysController,
             admin_sql,

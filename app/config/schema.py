@@ -155,6 +155,7 @@ class CampaignConfig(_Config, frozen=True):
     guardrails: list[str] = msgspec.field(default_factory=list)
     id: str | None = None  # stable id clients may send as ab_campaign; derived when absent
     description: str = ""
+    alpha: Annotated[float, Meta(gt=0, lt=1)] = 0.05  # error rate of results (docs/experiments.md)
 
 
 class ToolConfig(_Config, frozen=True):

@@ -1,1 +1,1 @@
-"""Experiments: campaign results and their statistics (SPEC §2.3)."""
+"""Experiments: campaign results and their statistics (docs/experiments.md)."""

@@ -1,8 +1,10 @@
-"""Campaign results as a plain-text table, for ``switchyard campaign results``."""
+"""Campaign results as a plain-text table, for ``switchyard campaign results``: the decision
+first, the anytime-valid figures (valid at every look) beside the fixed-horizon ones (valid
+for one look at a planned sample size), labelled as such (docs/experiments.md)."""
 
 from __future__ import annotations
 
-from app.experiments.results import CampaignResults
+from app.experiments.schema import CampaignResults
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -11,6 +13,10 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:+.1f}%"
+
+
+def _interval(bounds: list[float] | None) -> str:
+    return f"[{_fmt(bounds[0])}, {_fmt(bounds[1])}]" if bounds else "-"
 
 
 def format_results(results: CampaignResults) -> str:
@@ -25,18 +31,20 @@ def format_results(results: CampaignResults) -> str:
         "inferences",
         "units",
         "feedback",
+        "alloc",
         "mean",
-        "95% CI",
         "lift",
-        "p-value",
-        "sig",
+        "always-valid p",
+        "confidence sequence",
+        "95% CI (fixed)",
+        "p (fixed)",
+        "sig (fixed)",
         "P(best)",
         "errors",
         "p95 ms",
     ]
     rows = []
     for v in results.variants:
-        ci = f"[{_fmt(v.ci95[0])}, {_fmt(v.ci95[1])}]" if v.ci95 else "-"
         rows.append(
             [
                 v.variant + (" (control)" if v.is_control else ""),
@@ -44,9 +52,12 @@ def format_results(results: CampaignResults) -> str:
                 str(v.inferences),
                 str(v.units),
                 str(v.feedback_count),
+                f"{v.allocation:.0%}",
                 _fmt(v.mean),
-                ci,
                 _pct(v.lift),
+                _fmt(v.always_valid_p_value, 3),
+                _interval(v.confidence_sequence),
+                _interval(v.ci95),
                 _fmt(v.p_value, 3),
                 "-" if v.significant is None else ("yes" if v.significant else "no"),
                 _fmt(v.probability_best, 3),
@@ -57,8 +68,12 @@ def format_results(results: CampaignResults) -> str:
     widths = [
         max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
     ]
+    decision = results.decision
     lines = [
         header,
+        f"decision: {decision.status}"
+        + (f" ({decision.variant})" if decision.variant else "")
+        + f": {decision.reason}",
         "",
         "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)),
         "  ".join("-" * w for w in widths),
@@ -75,5 +90,8 @@ def format_results(results: CampaignResults) -> str:
     lines += [
         "",
         f"sample ratio: chi2 {_fmt(srm.chi2)}, df {srm.df}, p {_fmt(srm.p_value, 3)}: {verdict}",
+        f"always-valid p and confidence sequence (of the difference from the control, at "
+        f"alpha {results.alpha:g}): valid however often you look",
+        "(fixed): valid only for one look at a sample size fixed in advance",
     ]
     return "\n".join(line.rstrip() for line in lines) + "\n"
