@@ -3,8 +3,9 @@
 Fallback: a connection error, timeout, 5xx, 429 or auth failure moves to the next route, a
 request the provider rejected as malformed (400/413/422) does not. Before moving on,
 429/5xx/connection errors are retried on the same route as the model's policy allows, and a
-provider whose circuit breaker is open is skipped (docs/providers.md). What "answers" means is
-the caller's ``call``: a reply for a completion, a first token for a stream.
+provider whose circuit breaker is open is skipped (docs/providers.md, "Routing policy" and
+"Circuit breaker"). What "answers" means is the caller's ``call``: a reply for a completion,
+a first token for a stream.
 """
 
 from __future__ import annotations

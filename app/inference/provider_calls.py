@@ -2,7 +2,7 @@
 
 Every other module of :mod:`app.inference` goes through these functions, so how a provider
 is obtained and called, and where its breaker lives, change here and nowhere else
-(docs/providers.md describes providers, their retries and breakers).
+(docs/providers.md describes providers, their routing policy and circuit breakers).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ the request, and hands the finished record to the recorder (:func:`record_infere
 place that does).
 
 Raw request and response bodies are kept only when the request asks for them
-(``log_query_body`` / ``log_response_body``); docs/analytics.md describes the stored columns.
+(``log_query_body`` / ``log_response_body``); docs/analytics.md ("`inferences` columns")
+describes what is stored.
 """
 
 from __future__ import annotations

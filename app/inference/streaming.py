@@ -2,9 +2,10 @@
 
 A stream falls back to the next route only until its first token: chunks before it (a
 role-only chunk, say) are held back, so a stream that fails or stalls before saying anything
-can still fall back; a first token later than max_ttft_ms abandons the attempt. After the
-first token the client has bytes in hand, so a later failure ends the stream with an error
-event instead. The relay records the inference however it ends (finished, failed, cancelled).
+can still fall back; a first token later than max_ttft_ms abandons the attempt
+(docs/providers.md, "max_ttft_ms"). After the first token the client has bytes in hand, so a
+later failure ends the stream with an error event instead. The relay records the inference
+however it ends (finished, failed, cancelled).
 """
 
 from __future__ import annotations

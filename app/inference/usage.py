@@ -1,4 +1,5 @@
-"""Token usage: the provider's counts or our flagged estimate, plus SambaNova's timing fields.
+"""Token usage: the provider's counts or our flagged estimate, plus SambaNova's timing fields
+(docs/providers.md, "Timings").
 
 Providers that report no usage (some streams, some local servers) still get token counts in
 the record, estimated with :mod:`app.providers.tokens` and marked ``usage_estimated``.
