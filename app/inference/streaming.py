@@ -156,7 +156,7 @@ class _Framer:
             if choice.index not in self.seen and choice.index < self.n:
                 self.seen.add(choice.index)
                 choice.completion_id = self.completion_ids[choice.index]
-        return _sse(chunk)
+        return b"data: " + encoder.encode(chunk) + b"\n\n"
 
 
 def _settle(
