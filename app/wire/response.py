@@ -7,8 +7,6 @@ JSON so it passes through untouched). Fields that OpenAI omits rather than nulls
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from msgspec import UNSET, UnsetType
 
@@ -110,12 +108,6 @@ class ChatCompletionChunk(msgspec.Struct, kw_only=True):
     function: str | UnsetType | None = UNSET
     variant: str | UnsetType | None = UNSET
     ab_campaign: str | UnsetType | None = UNSET
-
-
-class StreamError(msgspec.Struct):
-    """An error event sent inside an SSE stream that has already started."""
-
-    error: dict[str, Any]
 
 
 completion_decoder = msgspec.json.Decoder(ChatCompletion)
