@@ -43,8 +43,16 @@ def test_message_items_with_parts() -> None:
                     "role": "user",
                     "content": [
                         {"type": "input_text", "text": "What is this?"},
-                        {"type": "input_image", "image_url": "data:image/png;base64,AA", "detail": "low"},
-                        {"type": "input_file", "file_data": "data:application/pdf;base64,AA", "filename": "a.pdf"},
+                        {
+                            "type": "input_image",
+                            "image_url": "data:image/png;base64,AA",
+                            "detail": "low",
+                        },
+                        {
+                            "type": "input_file",
+                            "file_data": "data:application/pdf;base64,AA",
+                            "filename": "a.pdf",
+                        },
                     ],
                 },
                 {
@@ -66,7 +74,10 @@ def test_message_items_with_parts() -> None:
     assert parts == [
         {"type": "text", "text": "What is this?"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA", "detail": "low"}},
-        {"type": "file", "file": {"file_data": "data:application/pdf;base64,AA", "filename": "a.pdf"}},
+        {
+            "type": "file",
+            "file": {"file_data": "data:application/pdf;base64,AA", "filename": "a.pdf"},
+        },
     ]
     assert assistant.role == "assistant" and assistant.content == "A cat"  # refusal dropped
 
@@ -77,15 +88,29 @@ def test_function_call_round_trip_items() -> None:
             "model": "m",
             "input": [
                 {"role": "user", "content": "Weather in Paris and Rome?"},
-                {"type": "function_call", "call_id": "c1", "name": "weather", "arguments": '{"city":"Paris"}'},
-                {"type": "function_call", "call_id": "c2", "name": "weather", "arguments": '{"city":"Rome"}'},
+                {
+                    "type": "function_call",
+                    "call_id": "c1",
+                    "name": "weather",
+                    "arguments": '{"city":"Paris"}',
+                },
+                {
+                    "type": "function_call",
+                    "call_id": "c2",
+                    "name": "weather",
+                    "arguments": '{"city":"Rome"}',
+                },
                 {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
-                {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "rain"}]},
+                {
+                    "type": "function_call_output",
+                    "call_id": "c2",
+                    "output": [{"type": "input_text", "text": "rain"}],
+                },
                 {"type": "reasoning", "id": "rs_1", "summary": []},
             ],
         }
     )
-    user, assistant, tool1, tool2 = chat.messages
+    _, assistant, tool1, tool2 = chat.messages
     assert assistant.role == "assistant" and assistant.content is None
     assert [(c.id, c.function.name, c.function.arguments) for c in assistant.tool_calls or ()] == [
         ("c1", "weather", '{"city":"Paris"}'),
@@ -128,11 +153,24 @@ def test_parameters_map_to_chat() -> None:
             "parallel_tool_calls": False,
             "reasoning": {"effort": "low"},
             "tools": [
-                {"type": "function", "name": "f", "description": "d", "parameters": {"type": "object"}, "strict": True},
+                {
+                    "type": "function",
+                    "name": "f",
+                    "description": "d",
+                    "parameters": {"type": "object"},
+                    "strict": True,
+                },
                 {"id": "search", "enabled": False},
             ],
             "tool_choice": {"type": "function", "name": "f"},
-            "text": {"format": {"type": "json_schema", "name": "out", "schema": {"type": "object"}, "strict": True}},
+            "text": {
+                "format": {
+                    "type": "json_schema",
+                    "name": "out",
+                    "schema": {"type": "object"},
+                    "strict": True,
+                }
+            },
             "truncation": "auto",
             "stream_options": {"include_obfuscation": False},
         }
@@ -208,18 +246,39 @@ def test_previous_response_uses_history_without_its_system_prompt() -> None:
         ({"model": "m", "input": [{"type": "web_search_call", "id": "w"}]}, "input[0].type"),
         ({"model": "m", "input": [{"role": "user"}]}, "input[0].content"),
         ({"model": "m", "input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
-        ({"model": "m", "input": [{"type": "function_call", "name": "f", "arguments": "{}"}]}, "input[0].call_id"),
-        ({"model": "m", "input": [{"type": "function_call_output", "call_id": "c"}]}, "input[0].output"),
-        ({"model": "m", "input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "input[0].content[0].type"),
         (
-            {"model": "m", "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "f"}]}]},
+            {"model": "m", "input": [{"type": "function_call", "name": "f", "arguments": "{}"}]},
+            "input[0].call_id",
+        ),
+        (
+            {"model": "m", "input": [{"type": "function_call_output", "call_id": "c"}]},
+            "input[0].output",
+        ),
+        (
+            {"model": "m", "input": [{"role": "user", "content": [{"type": "input_audio"}]}]},
+            "input[0].content[0].type",
+        ),
+        (
+            {
+                "model": "m",
+                "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "f"}]}],
+            },
             "input[0].content[0].image_url",
         ),
         ({"model": "m", "input": "x", "tools": [{"type": "web_search"}]}, "tools[0].type"),
         ({"model": "m", "input": "x", "tools": [{"type": "function"}]}, "tools[0]"),
-        ({"model": "m", "input": "x", "tools": [{"type": "function", "name": "a b"}]}, "tools[0].name"),
-        ({"model": "m", "input": "x", "tool_choice": {"type": "allowed_tools"}}, "tool_choice.type"),
-        ({"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "name": "n"}}}, "text.format.schema"),
+        (
+            {"model": "m", "input": "x", "tools": [{"type": "function", "name": "a b"}]},
+            "tools[0].name",
+        ),
+        (
+            {"model": "m", "input": "x", "tool_choice": {"type": "allowed_tools"}},
+            "tool_choice.type",
+        ),
+        (
+            {"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "name": "n"}}},
+            "text.format.schema",
+        ),
         ({"model": "m", "input": "x", "text": {"format": {"type": "yaml"}}}, "text.format.type"),
         ({"model": "m", "input": "x", "session_id": "not-a-uuid"}, "session_id"),
         ({"model": "m", "input": "x", "system_prompt_args": "nope"}, "system_prompt_args"),
