@@ -13,6 +13,7 @@ an error frame ends with ``error`` and ``response.failed``. Every event carries 
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import msgspec
@@ -253,6 +254,22 @@ class ResponsesStream:
     def _next(self) -> int:
         self._sequence += 1
         return self._sequence - 1
+
+
+async def translate_relay(
+    relay: AsyncIterator[bytes], request: ResponsesRequest
+) -> AsyncGenerator[bytes, None]:
+    """The chat relay (``InferenceService.open_stream``) as a Responses event stream. Closing
+    this closes the relay, which records the inference as cancelled."""
+    stream = ResponsesStream(request)
+    try:
+        async for frame in relay:
+            if translated := stream.translate_frame(frame):
+                yield translated
+    finally:
+        aclose = getattr(relay, "aclose", None)  # the relay is a generator: its finally records
+        if aclose is not None:
+            await aclose()
 
 
 def encode_event(event: StreamEvent) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import msgspec
@@ -13,7 +14,7 @@ from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from app.inference.responses_reply import to_response
-from app.inference.responses_stream import ResponsesStream
+from app.inference.responses_stream import ResponsesStream, translate_relay
 from app.wire.response import (
     AssistantMessage,
     ChatCompletion,
@@ -242,3 +243,22 @@ def test_feed_returns_event_snapshots() -> None:
     added = next(e for e in opened if e.type == "response.output_item.added")
     assert msgspec.to_builtins(added)["item"]["content"] == []
     assert msgspec.to_builtins(closed[-1])["response"]["output"][0]["content"][0]["text"] == "ab"
+
+
+async def test_translate_relay_closes_the_relay() -> None:
+    closed = []
+
+    async def relay() -> AsyncGenerator[bytes, None]:
+        try:
+            yield chunk(Delta(content="a"))
+            yield chunk(Delta(content="b"))
+            yield b"data: [DONE]\n\n"
+        finally:
+            closed.append(True)
+
+    frames = [frame async for frame in translate_relay(relay(), REQUEST)]
+    assert b"response.completed" in frames[-1] and closed == [True]
+    early = translate_relay(relay(), REQUEST)
+    assert b"response.created" in await anext(early)
+    await early.aclose()
+    assert closed == [True, True]
