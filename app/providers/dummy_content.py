@@ -8,6 +8,8 @@
   the length, count and range bounds (not ``pattern``); every property is filled, not only
   the required ones.
 - :func:`json_object_answer`: the answer for ``json_object``.
+- :func:`tool_results_answer`: the text answer once tools have answered, so the ``tool_call``
+  dummy ends an agent's tool loop instead of calling the tool forever.
 - :func:`dummy_embedding`: a unit vector derived from blake2b of the input, so equal inputs
   embed equally across processes and versions (no seeded PRNG whose algorithm could change).
 """
@@ -21,12 +23,28 @@ from typing import Any
 
 import msgspec
 
+from app.providers.tokens import message_text
+from app.wire.request import Message
+
 _MAX_DEPTH = 8  # a recursive $ref stops here with the smallest valid value
 
 
 def json_object_answer(prompt: str) -> str:
     """A JSON object answering ``prompt`` (``response_format: json_object``)."""
     return msgspec.json.encode({"answer": prompt}).decode()
+
+
+def tool_results_answer(messages: Sequence[Message]) -> str | None:
+    """A text answer quoting the tool results that end ``messages``; None when the last
+    message is not a tool result (the dummy should call its tool then)."""
+    results: list[str] = []
+    for message in reversed(messages):
+        if message.role != "tool":
+            break
+        results.append(message_text(message))
+    if not results:
+        return None
+    return "Tool results: " + "; ".join(reversed(results))
 
 
 def schema_answer(schema: dict[str, Any]) -> str:

@@ -16,7 +16,9 @@ from app.providers.dummy_content import (
     json_object_answer,
     schema_answer,
     schema_instance,
+    tool_results_answer,
 )
+from app.wire.request import FunctionCall, Message, TextPart, ToolCall
 
 PERSON: dict[str, Any] = {
     "title": "Person",
@@ -187,7 +189,12 @@ schemas = st.recursive(
         )
         | st.builds(lambda a, b: {"anyOf": [a, b]}, inner, inner)
         | st.builds(
-            lambda a: {"type": [a["type"], "null"]} if isinstance(a.get("type"), str) else a, inner
+            lambda a: (
+                {"type": [a["type"], "null"]}
+                if isinstance(a.get("type"), str) and a["type"] != "null"
+                else a
+            ),
+            inner,
         )
     ),
     max_leaves=10,
@@ -198,3 +205,17 @@ schemas = st.recursive(
 def test_generated_schemas_get_valid_instances(schema: dict[str, Any]) -> None:
     instance = schema_instance(schema)
     assert jsonschema_rs.validator_for(schema).is_valid(instance), (schema, instance)
+
+
+def test_tool_results_end_the_tool_loop() -> None:
+    call = ToolCall("c1", FunctionCall("lookup_order", "{}"))
+    asked = [Message(role="user", content="Where is my order?")]
+    assert tool_results_answer(asked) is None
+    answered = [
+        *asked,
+        Message(role="assistant", tool_calls=[call]),
+        Message(role="tool", tool_call_id="c1", content="shipped"),
+        Message(role="tool", tool_call_id="c2", content=[TextPart("due Monday")]),
+    ]
+    assert tool_results_answer(answered) == "Tool results: shipped; due Monday"
+    assert tool_results_answer([*answered, Message(role="user", content="thanks")]) is None
