@@ -61,7 +61,7 @@ class ResponsesStream:
         self._items: list[OutputItem] = []
         self._open: OutputItem | None = None
         self._part: str | None = None  # the open text-like part's kind
-        self._text = ""  # the open part's text so far
+        self._pieces: list[str] = []  # the open part's text, or call's arguments, so far
         self._tool_index: int | None = None  # the open function call's chat tool-call index
         self._finish_reason: str | None = None
 
@@ -142,7 +142,7 @@ class ResponsesStream:
             if arguments:
                 item = self._open
                 assert isinstance(item, FunctionCallItem)
-                item.arguments += arguments
+                self._pieces.append(arguments)
                 event = "response.function_call_arguments.delta"
                 events.append(
                     ArgumentsDeltaEvent(event, self._next(), item.id, self._index(), arguments)
@@ -161,9 +161,9 @@ class ResponsesStream:
                 self._open_item(OutputMessage(self._new_id("message"), [], "in_progress"), events)
         if self._part != kind:
             events.extend(self._close_part())
-            self._part, self._text = kind, ""
+            self._part, self._pieces = kind, []
             events.append(self._part_event("response.content_part.added", _part(kind, "")))
-        self._text += text
+        self._pieces.append(text)
         logprobs: list[Any] | msgspec.UnsetType = [] if kind == "text" else msgspec.UNSET
         item = self._open
         assert item is not None
@@ -192,7 +192,8 @@ class ResponsesStream:
         if kind is None or item is None or isinstance(item, FunctionCallItem):
             return []
         _, stem, field = _TEXT_KINDS[kind]
-        part = _part(kind, self._text)
+        text = "".join(self._pieces)
+        part = _part(kind, text)
         index = self._content_index()
         done = TextDoneEvent(
             type=f"{stem}.done",
@@ -201,11 +202,11 @@ class ResponsesStream:
             output_index=self._index(),
             content_index=index,
         )
-        setattr(done, field, self._text)
+        setattr(done, field, text)
         if kind == "text":
             done.logprobs = []
         item.content.append(part)  # type: ignore[arg-type]  # reasoning parts only in reasoning items
-        self._part, self._text = None, ""
+        self._part, self._pieces = None, []
         return [done, self._part_event("response.content_part.done", part, index)]
 
     def _close_item(self) -> list[StreamEvent]:
@@ -214,6 +215,7 @@ class ResponsesStream:
             return []
         events = self._close_part()
         if isinstance(item, FunctionCallItem):
+            item.arguments, self._pieces = "".join(self._pieces), []
             event = "response.function_call_arguments.done"
             events.append(
                 ArgumentsDoneEvent(event, self._next(), item.id, self._index(), item.arguments)
