@@ -111,8 +111,10 @@ def cli_key(gateway: Gateway, *args: str) -> str:
     raise AssertionError("the gateway never accepted the key made by the CLI")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
+    """Package-scoped: Playwright's sync API keeps an event loop running in this thread while
+    it is open, and later tests call ``asyncio.run``."""
     if _chromium_missing():
         if os.environ.get("CI") == "true":
             pytest.fail(f"Chromium not found at {CHROMIUM}: .ci/run installs Debian's chromium")
