@@ -1,0 +1,86 @@
+"""``switchyard sql`` and ``switchyard campaign results``: analysts' reads, through a running
+gateway (or, for SQL, straight from the embedded store when no gateway answers)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from app.settings import Settings
+
+GATEWAY_URL_HELP = "a running gateway (default http://SWITCHYARD_HOST:SWITCHYARD_PORT)"
+
+
+def register(commands: Any) -> None:
+    sql = commands.add_parser(
+        "sql", help="run a read-only ClickHouse query (see docs/analytics.md)"
+    )
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "json", "csv", "tsv"], default="table")
+    sql.add_argument("--url", help=GATEWAY_URL_HELP)
+    sql.add_argument("--token", help="admin key or token (default SWITCHYARD_ADMIN_TOKEN)")
+    sql.set_defaults(run=run_query)
+
+    campaign = commands.add_parser("campaign", help="experiment results")
+    campaign_commands = campaign.add_subparsers(title="campaign commands")
+    results = campaign_commands.add_parser(
+        "results", help="a campaign's per-variant results, as a table"
+    )
+    results.add_argument("key", help="campaign key or id")
+    results.add_argument("--metric", help="default: the campaign's primary metric")
+    results.add_argument(
+        "--function", help="needed when several functions have a campaign of that name"
+    )
+    results.add_argument("--format", choices=["table", "json"], default="table")
+    results.add_argument("--url", help=GATEWAY_URL_HELP)
+    results.add_argument("--token", help="API key (default SWITCHYARD_API_KEY)")
+    results.set_defaults(run=run_campaign_results)
+
+
+def run_query(args: argparse.Namespace) -> int:
+    from app.store.clickhouse.commands import run_sql
+    from app.store.clickhouse.query import SqlLimits
+
+    settings = Settings.from_env()
+    return run_sql(
+        args.query,
+        None if args.format == "table" else args.format,
+        gateway_url=args.url or f"http://{settings.host}:{settings.port}",
+        token=args.token or settings.admin_token,
+        clickhouse_url=settings.resolved_clickhouse_url,
+        limits=SqlLimits(settings.admin_sql_timeout_s, settings.admin_sql_max_rows),
+    )
+
+
+def run_campaign_results(args: argparse.Namespace) -> int:
+    import httpx
+    import msgspec
+
+    from app.experiments.report import format_results
+    from app.experiments.schema import CampaignResults
+
+    settings = Settings.from_env()
+    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    token = args.token or os.environ.get("SWITCHYARD_API_KEY") or settings.admin_token
+    params = {k: v for k, v in (("metric", args.metric), ("function", args.function)) if v}
+    try:
+        response = httpx.get(
+            f"{url}/v1/campaigns/{args.key}/results",
+            params=params,
+            timeout=60,
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+        )
+    except httpx.HTTPError as exc:
+        print(f"switchyard campaign results: cannot reach {url}: {exc}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        message = response.json()["error"]["message"]
+        print(f"switchyard campaign results: {response.status_code}: {message}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(response.text)
+    else:
+        print(format_results(msgspec.json.decode(response.content, type=CampaignResults)), end="")
+    return 0
