@@ -19,6 +19,8 @@ from app.api.errors import EXCEPTION_HANDLERS
 from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
+from app.api.security import PRINCIPAL_DEPENDENCY
+from app.api.services import SERVICE_DEPENDENCIES, Services, install
 from app.auth.service import AuthService
 from app.config.admin import ConfigAdmin
 from app.config.live import LiveConfig
@@ -53,16 +55,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "Create one with `switchyard keys create --admin`, or set SWITCHYARD_REQUIRE_AUTH=true."
             )
         async with open_recorder(settings, readiness) as recorder:
-            app.state.settings = settings
-            app.state.config = config
-            app.state.auth = auth
-            app.state.live = live
-            app.state.config_admin = ConfigAdmin(live)
-            app.state.readiness = readiness
-            app.state.recorder = recorder
-            app.state.inference = InferenceService(config, recorder)
-            app.state.feedback = FeedbackService(config, recorder, recorder)
-            app.state.campaign_results = CampaignResultsService(config, recorder.reader.rows)
+            services = Services(
+                settings=settings,
+                auth=auth,
+                live=live,
+                config_admin=ConfigAdmin(live),
+                readiness=readiness,
+                recorder=recorder,
+                inference=InferenceService(config, recorder),
+                feedback=FeedbackService(config, recorder, recorder),
+                campaigns=CampaignResultsService(config, recorder.reader.rows),
+            )
+            install(app.state, services)
             log.info("serving config version %d", config.current.version)
             try:
                 yield
@@ -83,9 +87,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             metrics,
         ],
+        dependencies={**SERVICE_DEPENDENCIES, **PRINCIPAL_DEPENDENCY},
         middleware=[count_requests],
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Switchyard",

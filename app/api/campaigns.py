@@ -1,9 +1,10 @@
-"""``GET /v1/campaigns/{key}/results`` (SPEC §2.3)."""
+"""``GET /v1/campaigns/{key}/results`` (see docs/experiments.md, "Read the results")."""
 
 from __future__ import annotations
 
-from litestar import Request, Response, get
+from litestar import Response, get
 
+from app.api.security import authenticated
 from app.experiments.results import CampaignResultsService
 from app.wire.response import encoder
 
@@ -12,11 +13,13 @@ from app.wire.response import encoder
     "/v1/campaigns/{key:str}/results",
     summary="Per-variant results of a campaign, with statistics",
     tags=["experiments"],
+    guards=[authenticated],
 )
 async def campaign_results(
-    request: Request, key: str, metric: str | None = None, function: str | None = None
+    key: str,
+    campaigns: CampaignResultsService,
+    metric: str | None = None,
+    function: str | None = None,
 ) -> Response[bytes]:
-    request.app.state.auth.authenticate(request.headers.get("authorization"))
-    service: CampaignResultsService = request.app.state.campaign_results
-    results = await service.results(key, metric, function)
+    results = await campaigns.results(key, metric, function)
     return Response(encoder.encode(results), media_type="application/json")

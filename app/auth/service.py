@@ -81,4 +81,3 @@ class AuthService:
     def take_used(self) -> dict[str, datetime]:
         used, self.used = self.used, {}
         return used
-
