@@ -24,7 +24,8 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.types import Receive, Scope, Send
+from litestar.openapi.spec.enums import OpenAPIType
+from litestar.types import HTTPScope, Receive, Send
 
 from app.api.errors import method_not_allowed, payload_too_large
 from app.api.services import services_of
@@ -60,12 +61,12 @@ class _ClientGone(Exception):
 
 
 @asgi(CHAT_PATHS)
-async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
+async def chat_completions(scope: HTTPScope, receive: Receive, send: Send) -> None:
     await _handle(scope, receive, send, endpoint=None)
 
 
 @asgi(TIR_MOUNT, is_mount=True)
-async def tir_chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
+async def tir_chat_completions(scope: HTTPScope, receive: Receive, send: Send) -> None:
     match = _TIR_PATH.match(scope["path"])
     if match is None:
         error = NotFound(
@@ -77,7 +78,7 @@ async def tir_chat_completions(scope: Scope, receive: Receive, send: Send) -> No
     await _handle(scope, receive, send, endpoint=match.group(1))
 
 
-async def _handle(scope: Scope, receive: Receive, send: Send, endpoint: str | None) -> None:
+async def _handle(scope: HTTPScope, receive: Receive, send: Send, endpoint: str | None) -> None:
     services = services_of(scope["litestar_app"].state)
     try:
         await _serve(
@@ -101,7 +102,7 @@ async def _handle(scope: Scope, receive: Receive, send: Send, endpoint: str | No
 
 
 async def _serve(
-    scope: Scope,
+    scope: HTTPScope,
     receive: Receive,
     send: Send,
     service: InferenceService,
@@ -110,7 +111,8 @@ async def _serve(
     endpoint: str | None,
 ) -> None:
     if scope["method"] != "POST":
-        raise method_not_allowed(scope["method"], scope["path"])
+        path = scope["path"] if endpoint is None else TIR_MOUNT + scope["path"]
+        raise method_not_allowed(scope["method"], path)
     principal = auth.authenticate(_header(scope, b"authorization"))
     context = new_context(api_key_id=principal.id, endpoint=endpoint)
     body = await _read_body(scope, receive, limit)
@@ -125,14 +127,14 @@ async def _serve(
         await _send_body(send, 200, [_JSON, *_routing_headers(plan)], encoder.encode(completion))
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def _header(scope: HTTPScope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
             return value.decode("latin-1")
     return None
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def _read_body(scope: HTTPScope, receive: Receive, limit: int) -> bytes:
     declared = _header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise payload_too_large()
@@ -140,7 +142,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     size = 0
     while True:
         message = await receive()
-        if message["type"] == "http.disconnect":
+        if message["type"] != "http.request":  # http.disconnect
             raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
@@ -221,7 +223,7 @@ def document_chat_endpoint(app: Litestar) -> None:
             content={
                 "application/json": OpenAPIMediaType(
                     schema=Schema(
-                        type="object",
+                        type=OpenAPIType.OBJECT,
                         description="OpenAI chat completion request plus Switchyard, TensorZero, Adaptive and Unify fields",
                     )
                 )
