@@ -50,4 +50,6 @@ def _provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return principal_of(request)
 
 
-PRINCIPAL_DEPENDENCY = {"principal": Provide(_provide_principal, sync_to_thread=False)}
+PRINCIPAL_DEPENDENCY: dict[str, Provide] = {
+    "principal": Provide(_provide_principal, sync_to_thread=False)
+}

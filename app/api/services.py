@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -58,8 +58,9 @@ def _provide(pick: Callable[[Services], T]) -> Provide:
     return Provide(provide, sync_to_thread=False)
 
 
-# Names are the handler parameter names; the types are checked by Litestar on injection.
-SERVICE_DEPENDENCIES: dict[str, Any] = {
+# One per service, named as handlers name their parameters; Litestar checks the declared type
+# on injection (a mismatch is a 500 at once, not an AttributeError later).
+SERVICE_DEPENDENCIES: dict[str, Provide] = {
     "settings": _provide(lambda s: s.settings),
     "auth": _provide(lambda s: s.auth),
     "live": _provide(lambda s: s.live),
