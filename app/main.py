@@ -19,9 +19,11 @@ from app.api.errors import EXCEPTION_HANDLERS
 from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
+from app.api.security import PRINCIPAL_DEPENDENCY
+from app.api.services import SERVICE_DEPENDENCIES, Services, install
 from app.auth.service import AuthService
 from app.console.context import ConsoleContext
-from app.console.routes import console_router
+from app.console.routes import console_router, install_console
 from app.console.session import ConsoleSessions
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
@@ -33,9 +35,28 @@ from app.readiness import Readiness
 from app.runtime.admin import ConfigAdmin
 from app.runtime.reload import LiveConfig
 from app.settings import Settings
-from app.store.recorder import open_recorder
+from app.store.recorder import ClickHouseRecorder, open_recorder
 
 log = logging.getLogger("switchyard")
+
+
+def console_context(
+    services: Services, live: LiveConfig, recorder: ClickHouseRecorder
+) -> ConsoleContext:
+    """The console's services: the same objects the API routes use."""
+    campaigns, feedback = services.campaigns, services.feedback
+    return ConsoleContext(
+        sessions=ConsoleSessions(live.sessions, services.auth.principal_by_id),
+        auth=services.auth,
+        config=services.config_admin,
+        keys=live.keys,
+        run_sql=recorder.sql,
+        refresh=live.refresh,
+        results=campaigns.results,
+        timeline=lambda key, metric, function: campaigns.timeline(key, metric, function, "hour"),
+        rows=recorder.reader.rows,
+        submit_feedback=lambda request, key_id: feedback.submit(request, api_key_id=key_id),
+    )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -60,34 +81,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
         async with open_recorder(settings) as recorder:
             readiness.add("clickhouse", recorder.probe)
-            app.state.settings = settings
-            app.state.config = config
-            app.state.auth = auth
-            app.state.live = live
-            app.state.config_admin = ConfigAdmin(live)
-            app.state.readiness = readiness
-            app.state.recorder = recorder
-            app.state.inference = InferenceService(
-                config, MeteredRecorder(recorder, inference_metrics), Providers(pool)
-            )
-            app.state.feedback = FeedbackService(config, recorder, recorder)
-            app.state.campaign_results = CampaignResultsService(config, recorder.reader.rows)
-            app.state.console = ConsoleContext(
-                sessions=ConsoleSessions(live.sessions, auth.principal_by_id),
+            services = Services(
+                settings=settings,
                 auth=auth,
-                config=app.state.config_admin,
-                keys=live.keys,
-                run_sql=recorder.sql,
-                refresh=live.refresh,
-                results=app.state.campaign_results.results,
-                timeline=lambda key, metric, function: app.state.campaign_results.timeline(
-                    key, metric, function, "hour"
+                live=live,
+                config_admin=ConfigAdmin(live),
+                readiness=readiness,
+                recorder=recorder,
+                inference=InferenceService(
+                    config, MeteredRecorder(recorder, inference_metrics), Providers(pool)
                 ),
-                rows=recorder.reader.rows,
-                submit_feedback=lambda request, key_id: app.state.feedback.submit(
-                    request, api_key_id=key_id
-                ),
+                feedback=FeedbackService(config, recorder, recorder),
+                campaigns=CampaignResultsService(config, recorder.reader.rows),
             )
+            install(app.state, services)
+            install_console(app.state, console_context(services, live, recorder))
             log.info("serving config version %d", config.current.version)
             try:
                 yield
@@ -110,9 +118,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics,
             console_router(),
         ],
+        dependencies={**SERVICE_DEPENDENCIES, **PRINCIPAL_DEPENDENCY},
         middleware=[count_requests],
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Switchyard",

@@ -1,10 +1,12 @@
-"""``POST /v1/chat/completions`` and its aliases (SPEC §2.1).
+"""``POST /v1/chat/completions`` and its aliases (see README, "Endpoints"; docs/providers.md).
 
 This is the one hot endpoint, so it is a raw ASGI handler: it reads the body and writes the
 response itself instead of going through Litestar's request and response objects, which cost
 about 26 µs per request (measured in-process: 34 µs for a plain Litestar handler, 8 µs for
-an ASGI one). Errors still leave in OpenAI's shape; the operation is added to the OpenAPI
-document by :func:`document_chat_endpoint`.
+an ASGI one). It shares the rest with the Litestar routes: the caller comes from
+:meth:`AuthService.authenticate` (what :func:`app.api.security.principal_of` calls), the 405 and
+413 errors from :mod:`app.api.errors`, and errors leave in OpenAI's shape. The operation is
+added to the OpenAPI document by :func:`document_chat_endpoint`.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.types import Receive, Scope, Send
+from litestar.openapi.spec.enums import OpenAPIType
+from litestar.types import HTTPScope, Receive, Send
 
+from app.api.errors import method_not_allowed, payload_too_large
+from app.api.services import services_of
 from app.auth.service import AuthService
-from app.errors import GatewayError, NotFound, PayloadTooLarge
+from app.errors import GatewayError, NotFound
 from app.inference.plan import Plan, new_context
 from app.inference.service import InferenceService
 from app.wire.request import decode_chat_request
@@ -51,23 +56,17 @@ _SSE_HEADERS = [
 ]
 
 
-class MethodNotAllowed(GatewayError):
-    status = 405
-    type = "invalid_request_error"
-    default_code = "method_not_allowed"
-
-
 class _ClientGone(Exception):
     pass
 
 
 @asgi(CHAT_PATHS)
-async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
+async def chat_completions(scope: HTTPScope, receive: Receive, send: Send) -> None:
     await _handle(scope, receive, send, endpoint=None)
 
 
 @asgi(TIR_MOUNT, is_mount=True)
-async def tir_chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
+async def tir_chat_completions(scope: HTTPScope, receive: Receive, send: Send) -> None:
     match = _TIR_PATH.match(scope["path"])
     if match is None:
         error = NotFound(
@@ -79,16 +78,16 @@ async def tir_chat_completions(scope: Scope, receive: Receive, send: Send) -> No
     await _handle(scope, receive, send, endpoint=match.group(1))
 
 
-async def _handle(scope: Scope, receive: Receive, send: Send, endpoint: str | None) -> None:
-    state = scope["litestar_app"].state
+async def _handle(scope: HTTPScope, receive: Receive, send: Send, endpoint: str | None) -> None:
+    services = services_of(scope["litestar_app"].state)
     try:
         await _serve(
             scope,
             receive,
             send,
-            state.inference,
-            state.auth,
-            state.settings.max_body_bytes,
+            services.inference,
+            services.auth,
+            services.settings.max_body_bytes,
             endpoint,
         )
     except GatewayError as error:
@@ -103,7 +102,7 @@ async def _handle(scope: Scope, receive: Receive, send: Send, endpoint: str | No
 
 
 async def _serve(
-    scope: Scope,
+    scope: HTTPScope,
     receive: Receive,
     send: Send,
     service: InferenceService,
@@ -112,7 +111,8 @@ async def _serve(
     endpoint: str | None,
 ) -> None:
     if scope["method"] != "POST":
-        raise MethodNotAllowed(f"Method {scope['method']} is not allowed here; use POST")
+        path = scope["path"] if endpoint is None else TIR_MOUNT + scope["path"]
+        raise method_not_allowed(scope["method"], path)
     principal = auth.authenticate(_header(scope, b"authorization"))
     context = new_context(api_key_id=principal.id, endpoint=endpoint)
     body = await _read_body(scope, receive, limit)
@@ -127,36 +127,30 @@ async def _serve(
         await _send_body(send, 200, [_JSON, *_routing_headers(plan)], encoder.encode(completion))
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def _header(scope: HTTPScope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
             return value.decode("latin-1")
     return None
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def _read_body(scope: HTTPScope, receive: Receive, limit: int) -> bytes:
     declared = _header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large()
+        raise payload_too_large()
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
-        if message["type"] == "http.disconnect":
+        if message["type"] != "http.request":  # http.disconnect
             raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise _too_large()
+            raise payload_too_large()
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _too_large() -> PayloadTooLarge:
-    return PayloadTooLarge(
-        "Request body is larger than the configured limit (SWITCHYARD_MAX_BODY_BYTES)"
-    )
 
 
 def _routing_headers(plan: Plan) -> list[tuple[bytes, bytes]]:
@@ -229,7 +223,7 @@ def document_chat_endpoint(app: Litestar) -> None:
             content={
                 "application/json": OpenAPIMediaType(
                     schema=Schema(
-                        type="object",
+                        type=OpenAPIType.OBJECT,
                         description="OpenAI chat completion request plus Switchyard, TensorZero, Adaptive and Unify fields",
                     )
                 )

@@ -1,10 +1,13 @@
-"""``POST /v1/feedback`` and its aliases (SPEC §2.2)."""
+"""``POST /v1/feedback`` and its aliases (see docs/experiments.md, "Send feedback")."""
 
 from __future__ import annotations
 
-from litestar import Request, Response, post
+from litestar import Response, post
 
-from app.feedback.service import FeedbackService, decode_feedback
+from app.api.security import authenticated
+from app.auth.principal import Principal
+from app.feedback.schema import FeedbackRequest
+from app.feedback.service import FeedbackService
 from app.wire.response import encoder
 
 FEEDBACK_PATHS = ["/v1/feedback", "/feedback", "/api/v1/feedback"]
@@ -15,11 +18,10 @@ FEEDBACK_PATHS = ["/v1/feedback", "/feedback", "/api/v1/feedback"]
     summary="Record feedback on an inference, completion or episode",
     tags=["feedback"],
     status_code=200,
+    guards=[authenticated],
 )
-async def submit_feedback(request: Request) -> Response[bytes]:
-    principal = request.app.state.auth.authenticate(request.headers.get("authorization"))
-    feedback: FeedbackService = request.app.state.feedback
-    feedback_id = await feedback.submit(
-        decode_feedback(await request.body()), api_key_id=principal.id
-    )
+async def submit_feedback(
+    data: FeedbackRequest, principal: Principal, feedback: FeedbackService
+) -> Response[bytes]:
+    feedback_id = await feedback.submit(data, api_key_id=principal.id)
     return Response(encoder.encode({"feedback_id": feedback_id}), media_type="application/json")

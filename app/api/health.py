@@ -1,9 +1,10 @@
-"""Liveness and readiness probes (SPEC §2.5)."""
+"""Liveness and readiness probes (``GET /health``, ``GET /ready``; see README, "Endpoints")."""
 
 from __future__ import annotations
 
-from litestar import Request, Response, get
+from litestar import Response, get
 
+from app.readiness import Readiness
 from app.wire.response import encoder
 
 
@@ -13,8 +14,8 @@ async def health() -> dict[str, str]:
 
 
 @get("/ready", summary="Config loaded and dependencies reachable", tags=["operations"])
-async def ready(request: Request) -> Response[bytes]:
-    checks = await request.app.state.readiness.check()
+async def ready(readiness: Readiness) -> Response[bytes]:
+    checks = await readiness.check()
     ok = all(check["ok"] for check in checks.values())
     body = {"status": "ready" if ok else "not_ready", "checks": checks}
     return Response(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Response, get
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.metrics import REGISTRY, Counter
@@ -21,7 +22,7 @@ def count_requests(app: ASGIApp) -> ASGIApp:
     (``/v1/chat/completions``, not the raw path) so label cardinality stays bounded."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         status = 500

@@ -1,1 +1,2 @@
-"""API keys: generation, hashing, the in-memory key cache, scopes and rate limits."""
+"""API keys and callers: generation, hashing, the in-memory key cache, the principal and its
+access rules (principal.py), and rate limits. Imports nothing from app.api."""

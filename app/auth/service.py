@@ -7,31 +7,13 @@ stops working within that window and keeps working if the database is briefly un
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.auth.keys import hash_key
+from app.auth.principal import ANONYMOUS, BOOTSTRAP, Principal, bearer, require_function
 from app.auth.ratelimit import RateLimiter
-from app.errors import AuthenticationFailed, PermissionDenied, RateLimited
+from app.errors import AuthenticationFailed, RateLimited
 from app.store.sql.repos import StoredKey
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    id: str
-    name: str
-    role: str  # client | admin
-    functions: frozenset[str] | None  # None: every function
-    rpm_limit: int | None
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-
-ANONYMOUS = Principal("", "anonymous", "admin", None, None)
-BOOTSTRAP_ID = "bootstrap-token"
-BOOTSTRAP = Principal(BOOTSTRAP_ID, "bootstrap token", "admin", None, None)
 
 
 class AuthService:
@@ -68,8 +50,13 @@ class AuthService:
         }
         self._by_id = {principal.id: principal for principal in self._by_hash.values()}
 
+    @property
+    def admin_token_set(self) -> bool:
+        return bool(self._admin_token)
+
     def authenticate(self, authorization: str | None) -> Principal:
-        token = _bearer(authorization)
+        """The caller of every route, the raw chat handler included."""
+        token = bearer(authorization)
         if token and self._admin_token and hmac.compare_digest(token, self._admin_token):
             return BOOTSTRAP
         if not self.enabled:
@@ -82,20 +69,9 @@ class AuthService:
         self.used[principal.id] = datetime.now(UTC)
         return principal
 
-    def authenticate_admin(self, authorization: str | None) -> Principal:
-        principal = self.authenticate(authorization)
-        if not principal.is_admin:
-            raise PermissionDenied("This endpoint needs an admin key", code="admin_key_required")
-        return principal
-
     def authorize(self, principal: Principal, function: str | None) -> None:
-        if principal.functions is not None and (
-            function is None or function not in principal.functions
-        ):
-            target = f"function '{function}'" if function else "models outside a function"
-            raise PermissionDenied(
-                f"This key is not allowed to call {target}", param="model", code="out_of_scope"
-            )
+        """The key's function scope, then its rate limit (which spends a token)."""
+        require_function(principal, function)
         if principal.rpm_limit:
             wait = self._limiter.wait_time(principal.id, principal.rpm_limit)
             if wait:
@@ -106,17 +82,10 @@ class AuthService:
 
     def principal_by_id(self, key_id: str) -> Principal | None:
         """The active key with this id (or the bootstrap token's principal while it is set)."""
-        if key_id == BOOTSTRAP_ID:
+        if key_id == BOOTSTRAP.id:
             return BOOTSTRAP if self._admin_token else None
         return self._by_id.get(key_id)
 
     def take_used(self) -> dict[str, datetime]:
         used, self.used = self.used, {}
         return used
-
-
-def _bearer(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None

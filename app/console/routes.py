@@ -19,9 +19,16 @@ from app.errors import GatewayError
 STATIC = Path(__file__).parent / "static"
 
 
+_KEY = "console"
+
+
+def install_console(state: State, context: ConsoleContext) -> None:
+    """Called by the app's lifespan, which builds the services (they need the running loop)."""
+    state[_KEY] = context
+
+
 def provide_console(state: State) -> ConsoleContext:
-    """The services, built by the app's lifespan (they need the running loop and stores)."""
-    console: ConsoleContext = state.console
+    console: ConsoleContext = state[_KEY]
     return console
 
 

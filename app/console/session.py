@@ -21,7 +21,7 @@ from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.response import Redirect
 
-from app.auth.service import Principal
+from app.auth.principal import Principal
 from app.store.sql.sessions import SessionRepository
 
 COOKIE = "switchyard_console"

@@ -18,12 +18,10 @@ from app.errors import InvalidRequest, NotFound, Unavailable
 from app.feedback.schema import FeedbackRequest, Preference
 from app.ids import uuid7_str
 from app.records import FeedbackRecord, Level, TargetInfo
-from app.wire.request import decode_or_400
 from app.wire.response import ToolCall
 
 # The built-in comment metric may target either level; every other metric has one level.
 _ANY_LEVEL = "comment"
-_decoder = msgspec.json.Decoder(FeedbackRequest)
 
 
 class Targets(Protocol):
@@ -32,10 +30,6 @@ class Targets(Protocol):
 
 class FeedbackSink(Protocol):
     def submit_feedback(self, record: FeedbackRecord) -> None: ...
-
-
-def decode_feedback(body: bytes) -> FeedbackRequest:
-    return decode_or_400(_decoder, body)
 
 
 class FeedbackService:

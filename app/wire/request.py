@@ -225,7 +225,7 @@ def decode_or_400(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise InvalidRequest(_describe(str(exc)), param=_param_of(str(exc))) from None
+        raise invalid_value(str(exc)) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
 
@@ -277,7 +277,8 @@ def _param_of(message: str) -> str | None:
     return prefix or None
 
 
-def _describe(message: str) -> str:
+def invalid_value(message: str) -> InvalidRequest:
+    """A msgspec validation message as a 400 naming the parameter it points at."""
     param = _param_of(message)
     text = _PATH.sub("", message)
-    return f"Invalid value for '{param}': {text}" if param else text
+    return InvalidRequest(f"Invalid value for '{param}': {text}" if param else text, param=param)

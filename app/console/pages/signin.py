@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
-from app.auth.service import ANONYMOUS
+from app.auth.principal import ANONYMOUS
 from app.console.context import ConsoleContext
 from app.console.render import page
 from app.console.session import (

@@ -1,0 +1,73 @@
+"""The services the routes use, as typed Litestar dependencies.
+
+The lifespan in :mod:`app.main` builds one :class:`Services` per process and stores it with
+:func:`install`; handlers declare what they need by name and type (``feedback:
+FeedbackService``) instead of reading an untyped ``app.state`` bag. The raw chat handler reads
+the same object through :func:`services_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from app.auth.service import AuthService
+from app.experiments.results import CampaignResultsService
+from app.feedback.service import FeedbackService
+from app.inference.service import InferenceService
+from app.readiness import Readiness
+from app.runtime.admin import ConfigAdmin
+from app.runtime.reload import LiveConfig
+from app.settings import Settings
+from app.store.recorder import ClickHouseRecorder
+
+T = TypeVar("T")
+_KEY = "services"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    auth: AuthService
+    live: LiveConfig
+    config_admin: ConfigAdmin
+    readiness: Readiness
+    recorder: ClickHouseRecorder
+    inference: InferenceService
+    feedback: FeedbackService
+    campaigns: CampaignResultsService
+
+
+def install(state: State, services: Services) -> None:
+    state[_KEY] = services
+
+
+def services_of(state: State) -> Services:
+    services: Services = state[_KEY]
+    return services
+
+
+def _provide(pick: Callable[[Services], T]) -> Provide:
+    def provide(state: State) -> T:
+        return pick(services_of(state))
+
+    return Provide(provide, sync_to_thread=False)
+
+
+# One per service, named as handlers name their parameters; Litestar checks the declared type
+# on injection (a mismatch is a 500 at once, not an AttributeError later).
+SERVICE_DEPENDENCIES: dict[str, Provide] = {
+    "settings": _provide(lambda s: s.settings),
+    "auth": _provide(lambda s: s.auth),
+    "live": _provide(lambda s: s.live),
+    "config_admin": _provide(lambda s: s.config_admin),
+    "readiness": _provide(lambda s: s.readiness),
+    "recorder": _provide(lambda s: s.recorder),
+    "inference": _provide(lambda s: s.inference),
+    "feedback": _provide(lambda s: s.feedback),
+    "campaigns": _provide(lambda s: s.campaigns),
+}
