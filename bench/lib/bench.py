@@ -541,13 +541,12 @@ class Bench:
         while time.monotonic() < deadline:
             if not target.service.alive():
                 raise RuntimeError(f"{target.name} exited during startup:\n{target.service.tail()}")
-            if target.name == "tensorzero":
-                # The embedded HTTP gateway has no health route; it is serving once it has
-                # written its URL (sanity() then checks a real completion).
-                if url_file.exists() and url_file.read_text().strip():
-                    base = url_file.read_text().strip()  # http://127.0.0.1:PORT/openai/v1
-                    target.base_url = base.split("/openai/")[0]
-                    return
+            # The embedded TensorZero gateway has no health route; it is serving once it has
+            # written its URL (sanity() then checks a real completion).
+            if target.name == "tensorzero" and url_file.exists() and url_file.read_text().strip():
+                base = url_file.read_text().strip()  # http://127.0.0.1:PORT/openai/v1
+                target.base_url = base.split("/openai/")[0]
+                return
             if ready:
                 status, _ = http("GET", ready, timeout=2)
                 if status == 200:
@@ -1032,7 +1031,9 @@ def versions() -> dict[str, str]:
     out["kernel"] = platform.release()
     try:
         cpu = next(
-            l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")
+            line
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
         )
         out["cpu"] = cpu.split(":", 1)[1].strip()
     except StopIteration:
