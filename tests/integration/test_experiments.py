@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from tests.support.analytics import rows, wait_rows
-from tests.support.experiment_config import experiment_gateway
+from tests.support.experiment_config import experiment_gateway, write_experiment_config
 from tests.support.gateway import REPO, Gateway
 
 
@@ -219,3 +219,29 @@ def test_results_errors(gw: Gateway) -> None:
     )
     preference = httpx.get(gw.url + "/v1/campaigns/ab/results", params={"metric": "preferred"})
     assert preference.status_code == 400 and preference.json()["error"]["param"] == "metric"
+
+
+def test_a_session_keeps_its_variant_across_gateways_and_restarts(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Nothing is stored: two processes, and one process after a restart, agree (README)."""
+    sessions = [str(uuid.UUID(int=20_000 + i, version=4)) for i in range(40)]
+    expected = {s: blake2b_variant("ab", s) for s in sessions}
+    assert set(expected.values()) == {"a", "b"}  # the ids exercise both variants
+    root = tmp_path_factory.mktemp("sticky")
+    config = write_experiment_config(root / "variants")
+
+    def variants(gateway: Gateway) -> dict[str, str]:
+        return {r["session_id"]: r["variant"] for r in many(gateway, [body(s) for s in sessions])}
+
+    first = Gateway(config, root / "first").start()
+    second = Gateway(config, root / "second").start()
+    try:
+        assert variants(first) == expected
+        assert variants(second) == expected
+        first.stop()
+        first.start()  # the same process settings and data directory, a new process
+        assert variants(first) == expected
+    finally:
+        first.stop()
+        second.stop()

@@ -47,7 +47,9 @@ class UnreadableFile:
 
 
 @pytest.fixture(params=stores.BACKENDS)
-def proxied(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Gateway, TcpProxy | UnreadableFile]]:
+def proxied(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Gateway, TcpProxy | UnreadableFile]]:
     url = stores.create(request.param, tmp_path)
     real = make_url(url)
     if request.param == "sqlite":

@@ -30,7 +30,9 @@ class Gateway:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> Gateway:
+    def start(self, timeout: float = 90) -> Gateway:
+        """Start and wait for /health (90 s: chDB migrations alone take 20 s or more on a loaded
+        2-core machine; a healthy start is rarely over 5 s)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
         env.update(
