@@ -1,5 +1,6 @@
-"""Admin API, API keys and hot reload against the real PostgreSQL: two gateway processes
-share one database, as replicas would."""
+"""Admin API, API keys and hot reload on both config stores (SQLite and the real PostgreSQL):
+two gateway processes share one store, as replicas would. PostgreSQL wakes the other process
+with LISTEN/NOTIFY; on SQLite it finds edits by its one-second poll."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support import postgres
+from tests.support import stores
 from tests.support.gateway import Gateway, copy_demo_config
 
 ARGS = {"system_prompt_args": {"customer_name": "Ada"}}
 
 
-def wait_for(predicate, timeout: float = 2.0, step: float = 0.05):  # type: ignore[no-untyped-def]
+# The reload window is about a second (docs/admin.md); 5 s leaves room on a loaded machine and
+# still fails if reloading stopped working.
+RELOAD_WINDOW_S = 5.0
+
+
+def wait_for(predicate, timeout: float = RELOAD_WINDOW_S, step: float = 0.05):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -24,20 +30,22 @@ def wait_for(predicate, timeout: float = 2.0, step: float = 0.05):  # type: igno
         time.sleep(step)
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    url = postgres.create_database()
+@pytest.fixture(scope="module", params=stores.BACKENDS)
+def store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    url = stores.create(request.param, tmp_path_factory.mktemp("store"))
     yield url
-    postgres.drop_database(url)
+    stores.drop(url)
 
 
 @pytest.fixture(scope="module")
 def pair(
-    tmp_path_factory: pytest.TempPathFactory, pg_url: str
+    tmp_path_factory: pytest.TempPathFactory, store_url: str
 ) -> Iterator[tuple[Gateway, Gateway]]:
     root = tmp_path_factory.mktemp("admin")
     config = copy_demo_config(root / "variants")
-    env = {"SWITCHYARD_DATABASE_URL": pg_url}
+    env = {"SWITCHYARD_DATABASE_URL": store_url}
     first = Gateway(config, root / "a", env=env).start()
     second = Gateway(config, root / "b", env=env).start()
     yield first, second
@@ -70,7 +78,7 @@ def chat(gateway: Gateway, key: str, model: str, **body: object) -> httpx.Respon
     )
 
 
-def test_edit_reaches_the_other_gateway_within_two_seconds(pair, admin_key: str) -> None:
+def test_edit_reaches_the_other_gateway_within_the_reload_window(pair, admin_key: str) -> None:
     first, second = pair
     current = httpx.get(
         first.url + "/admin/functions/support-bot/variants/friendly", headers=h(admin_key)
@@ -90,8 +98,8 @@ def test_edit_reaches_the_other_gateway_within_two_seconds(pair, admin_key: str)
         reply = chat(second, admin_key, "support-bot/friendly").json()
         return reply["choices"][0]["message"].get("tool_calls") is not None
 
-    assert wait_for(second_uses_it, timeout=2.0)
-    assert time.monotonic() - started < 2.5
+    assert wait_for(second_uses_it)
+    assert time.monotonic() - started < RELOAD_WINDOW_S + 1
     assert (
         chat(first, admin_key, "support-bot/friendly").json()["choices"][0]["finish_reason"]
         == "tool_calls"
@@ -209,7 +217,7 @@ def test_crud_on_models_metrics_and_campaigns(pair, admin_key: str) -> None:
     assert httpx.get(first.url + "/admin/models/new-model", headers=h(admin_key)).status_code == 404
 
 
-def test_keys_scopes_and_limits(pair, admin_key: str, pg_url: str) -> None:
+def test_keys_scopes_and_limits(pair, admin_key: str, store_url: str) -> None:
     first, second = pair
     assert httpx.get(first.url + "/admin/config").status_code == 401
     assert httpx.get(first.url + "/admin/config", headers=h("sy-wrong")).status_code == 401
@@ -227,20 +235,72 @@ def test_keys_scopes_and_limits(pair, admin_key: str, pg_url: str) -> None:
     key = client["key"]
     assert wait_for(lambda: chat(second, key, "support-bot").status_code == 200)
     assert httpx.get(first.url + "/admin/config", headers=h(key)).status_code == 403
-    scoped = chat(first, key, "extract-invoice")
-    assert scoped.status_code == 403 and scoped.json()["error"]["type"] == "permission_error"
+    for elsewhere in ("extract-invoice", "gpt-4o-mini"):  # another function; a bare model
+        scoped = chat(first, key, elsewhere)
+        assert scoped.status_code == 403, (elsewhere, scoped.text)
+        assert scoped.json()["error"]["type"] == "permission_error"
+    # A full bucket of 3 on this process (the 403s took nothing): exactly 3 pass, then 429 with
+    # Retry-After ≈ 60 s / 3 (less the few seconds a loaded machine may take to get here).
     statuses = [chat(first, key, "support-bot").status_code for _ in range(4)]
-    assert 429 in statuses
+    assert statuses == [200, 200, 200, 429]
     limited = chat(first, key, "support-bot")
-    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert limited.status_code == 429
+    assert 60 / 3 - 5 <= int(limited.headers["retry-after"]) <= 60 / 3
 
     revoked = httpx.delete(first.url + f"/admin/keys/{client['id']}", headers=h(admin_key))
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
-    assert wait_for(lambda: chat(second, key, "support-bot").status_code == 401, timeout=2.5)
+    assert wait_for(lambda: chat(second, key, "support-bot").status_code == 401)
 
-    import asyncio
-
-    dump = repr(asyncio.run(postgres.fetch(pg_url, "SELECT * FROM api_keys"))) + repr(
-        asyncio.run(postgres.fetch(pg_url, "SELECT * FROM audit_log"))
-    )
+    dump = stores.dump(store_url, "api_keys", "audit_log")
+    assert client["id"] in dump  # the rows are there: only the secrets are not
     assert key not in dump and admin_key not in dump
+
+
+def test_rollback_to_an_unknown_version_is_404(pair, admin_key: str) -> None:
+    first, _ = pair
+    before = httpx.get(first.url + "/admin/config", headers=h(admin_key)).json()["version"]
+    missing = httpx.post(first.url + "/admin/config/rollback/99999", headers=h(admin_key))
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["error"]["param"] == "version"
+    assert httpx.get(first.url + "/admin/config", headers=h(admin_key)).json()["version"] == before
+
+
+def test_audit_records_the_actor(pair, admin_key: str) -> None:
+    first, _ = pair
+    auditor = httpx.post(
+        first.url + "/admin/keys", headers=h(admin_key), json={"name": "auditor", "role": "admin"}
+    ).json()
+    current = httpx.get(first.url + "/admin/config", headers=h(admin_key)).headers["etag"]
+    edit = httpx.patch(
+        first.url + "/admin/functions/support-bot/variants/concise",
+        headers=h(auditor["key"], **{"If-Match": current}),
+        json={"weight": 0.5},
+    )
+    assert edit.status_code == 200, edit.text
+    entries = httpx.get(first.url + "/admin/audit", headers=h(admin_key)).json()["entries"]
+    created = [e for e in entries if e["action"] == "key.create" and e["target"] == auditor["id"]]
+    assert [e["actor"] for e in created] == ["ops"]  # made with the "ops" key
+    written = [
+        e
+        for e in entries
+        if e["action"] == "config.write" and e["detail"]["version"] == edit.json()["version"]
+    ]
+    assert [e["actor"] for e in written] == ["auditor"]  # the edit's author, not the key's maker
+
+
+def test_revoking_every_key_keeps_auth_on(pair, admin_key: str) -> None:
+    """Last in the module: it leaves no working key behind."""
+    first, second = pair
+    keys = httpx.get(first.url + "/admin/keys", headers=h(admin_key)).json()["keys"]
+    mine = next(k for k in keys if k["name"] == "ops" and not k["revoked_at"])
+    for listed in [k for k in keys if k["id"] != mine["id"]] + [mine]:  # our own key last
+        revoked = httpx.delete(first.url + f"/admin/keys/{listed['id']}", headers=h(admin_key))
+        assert revoked.status_code == 200, revoked.text
+    for gateway in (first, second):
+        assert wait_for(lambda g=gateway: chat(g, admin_key, "support-bot").status_code == 401)
+        anonymous = httpx.post(
+            gateway.url + "/v1/chat/completions",
+            json={"model": "support-bot", "messages": [{"role": "user", "content": "x"}], **ARGS},
+        )
+        assert anonymous.status_code == 401, anonymous.text  # not open to all again
+        assert httpx.get(gateway.url + "/admin/config").status_code == 401

@@ -69,7 +69,8 @@ async def test_retry_after_is_honoured(
         reply = await pipeline.complete({"model": "m", "messages": user("again")})
     assert reply.choices[0].message.content == "echo: again"
     first, second = fake_anthropic.arrivals["ra"][-2:]
-    assert 1.0 <= second - first < 1.5, f"retried after {second - first:.3f}s"
+    # Never before Retry-After; the upper bound only rules out some other, longer wait.
+    assert 1.0 <= second - first < 3.0, f"retried after {second - first:.3f}s"
     assert attempts(pipeline) == [("claude-ra", "error", 429), ("claude-ra", "ok", None)]
     assert "scripted failure 429" in pipeline.recorder.last.attempts[0].error
     assert reply.usage.queue_time >= 1.0  # time before the attempt that answered, the wait included
@@ -83,7 +84,7 @@ async def test_retry_after_longer_than_max_delay_moves_on(
     async with Pipeline(config(fake_anthropic, fake_upstream, models)) as pipeline:
         started = time.monotonic()
         reply = await pipeline.complete({"model": "m", "messages": user("moved")})
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 10  # far below the 30 s it would have waited
     assert reply.choices[0].message.content == "echo: moved"
     assert attempts(pipeline) == [("claude-ra-long", "error", 429), ("oai", "ok", None)]
 
@@ -100,9 +101,9 @@ async def test_exponential_backoff_on_server_errors(
         == "echo: third time"
     )
     t = fake_anthropic.arrivals["b5"][-3:]
-    assert (
-        0.05 <= t[1] - t[0] < 0.3 and 0.1 <= t[2] - t[1] < 0.5
-    )  # 100 ms then 200 ms steps, jittered in their upper half
+    # 100 ms then 200 ms steps, jittered in their upper half: the lower bounds show the backoff
+    # and its growth; the upper ones are loose for a loaded machine.
+    assert 0.05 <= t[1] - t[0] < 1.0 and 0.1 <= t[2] - t[1] < 1.5, t
     assert attempts(pipeline) == [
         ("claude-b5", "error", 500),
         ("claude-b5", "error", 500),
@@ -222,12 +223,13 @@ max_ttft_ms = 200
             started = time.monotonic()
             call = pipeline.stream if stream else pipeline.complete
             await call({**body, "messages": user("fast please")})
-            assert time.monotonic() - started < 0.8
+            # The slow provider's first token comes after 1 s; loose bounds for a loaded machine.
+            assert time.monotonic() - started < 2.0
             assert attempts(pipeline) == [("claude-slow", "error", None), ("oai", "ok", None)]
             failed = pipeline.recorder.last.attempts[0]
             what = "first token" if stream else "first byte"
             assert failed.error == f"no {what} within 200 ms (max_ttft_ms)"
-            assert 190 <= failed.latency_ms < 600
+            assert 190 <= failed.latency_ms < 950  # cut at 200 ms, before the 1 s first token
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -240,7 +242,8 @@ async def test_max_ttft_with_no_route_left_is_504(
         started = time.monotonic()
         with pytest.raises(GatewayTimeout) as error:
             await call({"model": "m", "messages": user(), "max_ttft_ms": 150})
-        assert time.monotonic() - started < 0.7
+        # 2 x 150 ms; without the limit both would answer after 1 s. Loose for a loaded machine.
+        assert time.monotonic() - started < 1.8
     what = "first token" if stream else "first byte"
     assert f"claude-slow: no {what} within 150 ms (max_ttft_ms)" in error.value.message
     assert f"slow-dummy: no {what} within 150 ms (max_ttft_ms)" in error.value.message
@@ -255,6 +258,8 @@ async def test_a_missed_max_ttft_does_not_open_the_circuit(
     models = '[models.m]\nrouting = [{ provider = "claude-slow", name = "c" }, { provider = "oai", name = "quick" }]'
     async with Pipeline(config(fake_anthropic, fake_upstream, models)) as pipeline:
         for _ in range(6):  # the default breaker opens after 5 failures
-            await pipeline.complete({"model": "m", "messages": user(), "max_ttft_ms": 50})
+            # 300 ms: far below claude-slow's 1 s, and room for the healthy backup to answer
+            # on a loaded machine (at 50 ms it, too, missed once in 8 full runs).
+            await pipeline.complete({"model": "m", "messages": user(), "max_ttft_ms": 300})
         assert pipeline.breaker("claude-slow").state == "closed"
         assert attempts(pipeline) == [("claude-slow", "error", None), ("oai", "ok", None)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 import httpx
 import pytest
@@ -24,30 +25,46 @@ def msg(text: str = "hi") -> list[dict]:
 def test_falls_back_to_the_second_provider(
     gateway: Gateway, fake_upstream: FakeOpenAI, model: str
 ) -> None:
-    response = chat(gateway, {"model": model, "messages": msg("fallback " + model)})
+    text = f"fallback {model} {uuid.uuid4().hex}"
+    response = chat(gateway, {"model": model, "messages": msg(text)})
     assert response.status_code == 200, response.text
-    assert response.json()["choices"][0]["message"]["content"] == f"echo: fallback {model}"
+    assert response.json()["choices"][0]["message"]["content"] == f"echo: {text}"
     assert fake_upstream.last("ok")["model"] == "second-choice"
+    first_route = FIRST_ROUTE[model]
+    if first_route is not None:  # "refused" has nothing listening, so no log to read
+        assert sent(fake_upstream, first_route, text), f"{first_route} was not tried first"
 
 
-def test_streaming_falls_back_before_the_first_chunk(gateway: Gateway) -> None:
+FIRST_ROUTE = {
+    "after-500": "fail500",
+    "after-refused": None,
+    "after-timeout": "stall",
+    "after-reset": "reset",
+}
+
+
+def sent(fake: FakeOpenAI, behaviour: str, text: str) -> bool:
+    return any(r["messages"][-1]["content"] == text for r in list(fake.requests[behaviour]))
+
+
+def test_streaming_falls_back_before_the_first_chunk(
+    gateway: Gateway, fake_upstream: FakeOpenAI
+) -> None:
+    text = f"s {uuid.uuid4().hex}"
     with httpx.stream(
         "POST",
         gateway.url + "/v1/chat/completions",
-        json={"model": "after-500", "messages": msg("s"), "stream": True},
+        json={"model": "after-500", "messages": msg(text), "stream": True},
     ) as response:
         assert response.status_code == 200
         body = response.read().decode()
-    assert (
-        "echo: s"
-        in "".join(
-            json.loads(line[6:])["choices"][0]["delta"].get("content", "")
-            for line in body.splitlines()
-            if line.startswith("data: {") and json.loads(line[6:])["choices"]
-        )
-        or "echo" in body
+    chunks = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: {")]
+    streamed = "".join(
+        c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]
     )
+    assert streamed == f"echo: {text}"
     assert body.rstrip().endswith("data: [DONE]")
+    assert sent(fake_upstream, "fail500", text)  # the first route was tried before falling back
 
 
 def test_all_providers_failing_is_502_naming_them(gateway: Gateway) -> None:

@@ -41,11 +41,16 @@ async def test_timings_match_a_provider_of_known_pace(stream: bool) -> None:
             )
         else:
             usage = msgspec.to_builtins((await pipeline.complete(body)).usage)
+    # Sleeps never end early but overrun on a loaded machine, so each bound is tight on the side
+    # a wrong measurement would land and loose on the side a busy scheduler pushes it.
+    ttft, execution = usage["time_to_first_token"], usage["model_execution_time"]
+    decoding = 20 / RATE  # 0.4 s for the 20 tokens after the first
     assert usage["completion_tokens"] == 21
-    assert TTFT <= usage["time_to_first_token"] < TTFT + 0.05
-    assert usage["throughput_after_first_token"] == pytest.approx(RATE, rel=0.15)
-    assert usage["model_execution_time"] == pytest.approx(TTFT + 20 / RATE, abs=0.06)
-    assert 0 <= usage["queue_time"] < 0.02
+    assert TTFT <= ttft < TTFT + 0.15  # the first token, not the whole answer (TTFT + 0.4 s)
+    assert TTFT + decoding - 0.01 <= execution < TTFT + decoding + 0.4
+    assert usage["throughput_after_first_token"] == pytest.approx(20 / (execution - ttft), rel=0.01)
+    assert RATE * 0.5 < usage["throughput_after_first_token"] <= RATE * 1.05
+    assert 0 <= usage["queue_time"] < 0.1  # no provider time in it (that would be >= TTFT)
     record = pipeline.recorder.last
     assert record.ttft_ms == pytest.approx(usage["time_to_first_token"] * 1000, abs=0.5)
     assert record.attempts[0].ttft_ms == pytest.approx(record.ttft_ms, abs=0.5)
@@ -73,7 +78,8 @@ routing = [{{ provider = "slow", name = "c" }}]
             }
         )
     usage = usage_of(events)
-    assert fake_anthropic.slow_s <= usage["time_to_first_token"] < fake_anthropic.slow_s + 0.2
+    # The first byte comes at once; the first token 1 s later. Loose above for a loaded machine.
+    assert fake_anthropic.slow_s <= usage["time_to_first_token"] < fake_anthropic.slow_s + 0.5
     assert usage["model_execution_time"] >= usage["time_to_first_token"]
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == (
         11,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -30,7 +31,9 @@ class Gateway:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> Gateway:
+    def start(self, timeout: float = 90) -> Gateway:
+        """Start and wait for /health (90 s: chDB migrations alone take 20 s or more on a loaded
+        2-core machine; a healthy start is rarely over 5 s)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
         env.update(
@@ -47,6 +50,7 @@ class Gateway:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() can reach granian's workers
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -62,14 +66,20 @@ class Gateway:
         raise RuntimeError(f"gateway did not become healthy:\n{self.log()}")
 
     def stop(self, timeout: float = 20) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        # A worker that outlived its server (killed, or exited early) would keep running, and
+        # keep its port and chDB directory, for the rest of the session.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        return self.process.returncode
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
