@@ -14,7 +14,7 @@ import msgspec
 
 from app.config.holder import ConfigHolder
 from app.config.schema import MetricConfig
-from app.errors import InvalidRequest, NotFound, Unavailable
+from app.errors import InvalidRequest, NotFound
 from app.feedback.schema import FeedbackRequest, Preference
 from app.ids import uuid7_str
 from app.records import FeedbackRecord, Level, TargetInfo
@@ -55,7 +55,7 @@ class FeedbackService:
         numeric, text = _value(metric, request)
         if metric.type == "preference":
             await self._check_preference(_as_preference(request.value, request.metric_name))
-        info = await self._find(target_id, level)
+        info = await self._targets.find(target_id, level)
         if info is None:
             raise NotFound(f"No {level} with id {target_id}", param=param, code="target_not_found")
         feedback_id = uuid7_str()
@@ -81,15 +81,6 @@ class FeedbackService:
                 )
             )
         return feedback_id
-
-    async def _find(self, target_id: str, level: Level) -> TargetInfo | None:
-        try:
-            return await self._targets.find(target_id, level)
-        except Exception as exc:  # ClickHouse unreachable and the id not among the recent ones
-            raise Unavailable(
-                f"Cannot check the target right now (ClickHouse: {type(exc).__name__}); retry later",
-                code="store_unavailable",
-            ) from None
 
     async def _check_preference(self, preference: Preference) -> None:
         if preference.preferred == preference.other:

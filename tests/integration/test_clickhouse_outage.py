@@ -17,10 +17,6 @@ from tests.support.experiment_config import write_experiment_config
 from tests.support.fake_openai import free_port
 from tests.support.gateway import Gateway
 
-KNOWN_BUG = pytest.mark.xfail(
-    strict=True, reason="issue 16: 500 instead of 503; fixed in app after the restructure"
-)
-
 
 @pytest.fixture(scope="module")
 def down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
@@ -57,7 +53,6 @@ def test_feedback_on_a_target_that_is_not_recent_is_503(down: Gateway) -> None:
     assert response.json()["error"]["code"] == "store_unavailable"
 
 
-@KNOWN_BUG
 def test_preference_feedback_on_completions_that_are_not_recent_is_503(down: Gateway) -> None:
     preference = {"preferred": str(uuid.uuid4()), "other": str(uuid.uuid4())}
     response = httpx.post(
@@ -68,7 +63,6 @@ def test_preference_feedback_on_completions_that_are_not_recent_is_503(down: Gat
     assert_unavailable(response)
 
 
-@KNOWN_BUG
 def test_campaign_results_are_503(down: Gateway) -> None:
     assert_unavailable(httpx.get(down.url + "/v1/campaigns/ab/results", timeout=15))
 

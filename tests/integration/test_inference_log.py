@@ -106,7 +106,7 @@ def test_every_request_is_logged_with_what_was_sent_and_returned(gw: Gateway) ->
         {"model": "passthrough", "messages": user("c"), "metadata": {"run": run}, "tags": "solo"},
     )
     d = chat(gw, {"model": "after-500", "messages": user("d"), "labels": {"run": run}})
-    e, e_events = stream(gw, {"model": "after-500", "messages": user("e"), "labels": {"run": run}})
+    e, _e_events = stream(gw, {"model": "after-500", "messages": user("e"), "labels": {"run": run}})
     f = chat(gw, {"model": "all-fail", "messages": user("f"), "labels": {"run": run}})
     g = chat(gw, {"model": "passthrough", "messages": user("g"), "n": 2, "labels": {"run": run}})
     h = chat(

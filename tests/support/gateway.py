@@ -43,7 +43,7 @@ class Gateway:
             SWITCHYARD_LOG_LEVEL="warning",
             **self.env,
         )
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it for its whole life
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve"],
             cwd=REPO,

@@ -88,7 +88,7 @@ def test_cross_reference_problems(tmp_path: Path) -> None:
         '[providers.demo]\ntype = "dummy"\n[models.good]\nrouting = [{ provider = "demo", name = "x" }]\n'
     )
     (tmp_path / "functions" / "bot.toml").write_text(BROKEN_FUNCTION.replace("temperature = 7", ""))
-    document, sources, problems = load_directory(tmp_path)
+    document, sources, _ = load_directory(tmp_path)
     keys = {p.key: p.message for p in validate_document(document, sources)}
     assert "unknown model 'unknown-model'" in keys["functions.bot.variants.a.model"]
     assert "syntax" in keys["functions.bot.variants.a.system_template"]

@@ -130,15 +130,25 @@ class Reader:
         self, sql: str, parameters: dict[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         with self._lock:
-            if self._client is None:
-                self._client = connect(self._url)
             try:
+                if self._client is None:
+                    self._client = connect(self._url)
                 result = self._client.query(sql, parameters=parameters)
                 return [tuple(row) for row in result.result_rows]
+            except OperationalError as exc:  # connection-level: the server is not there
+                self._drop_client()
+                raise Unavailable(
+                    f"ClickHouse is not reachable ({type(exc).__name__}); retry later",
+                    code="store_unavailable",
+                ) from None
             except Exception:
-                self._client.close()
-                self._client = None
+                self._drop_client()
                 raise
+
+    def _drop_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     async def rows(
         self, sql: str, parameters: dict[str, Any] | None = None
