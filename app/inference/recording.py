@@ -57,6 +57,7 @@ def answered_attempt(
     if outcome.usage is not None:
         record.prompt_tokens = outcome.usage.prompt_tokens
         record.completion_tokens = outcome.usage.completion_tokens
+    record.cost = outcome.cost
     return record
 
 
@@ -125,6 +126,7 @@ def inference_record(
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         usage_estimated=outcome.usage_estimated,
+        cost=outcome.cost,
         ttft_ms=(outcome.first_token_at - started) * 1000
         if started is not None and outcome.first_token_at
         else None,
