@@ -21,6 +21,7 @@ from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
 from app.api.security import PRINCIPAL_DEPENDENCY
 from app.api.services import SERVICE_DEPENDENCIES, Services, install
+from app.api.spend import admin_spend
 from app.auth.service import AuthService
 from app.console.context import ConsoleContext
 from app.console.routes import console_router, install_console
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ConfigAdminController,
             KeysController,
             admin_sql,
+            admin_spend,
             health,
             ready,
             metrics,
