@@ -81,6 +81,9 @@ class InferenceRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="infer
     completion_ids: list[str] = msgspec.field(default_factory=list)
     parent_completion_ids: list[str] = msgspec.field(default_factory=list)
     attempts: list[AttemptRecord] = msgspec.field(default_factory=list)
+    # False for an inference the request asked not to store: only budgets count it (its cost);
+    # metrics and ClickHouse skip it.
+    stored: bool = True
 
 
 class FeedbackRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="feedback"):

@@ -17,8 +17,10 @@ already in flight when the budget ran out (docs/spend.md gives the bound).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -54,12 +56,23 @@ def check_budget_values(budget_usd: float | None, budget_period: str | None) -> 
         )
 
 
+_PERIOD_INDEX = {"day": 0, "month": 1, "total": 2}
+
+
+@functools.lru_cache(maxsize=64)
+def _buckets_of_day(day: int) -> tuple[str, str, str]:
+    at = datetime.fromtimestamp(day * 86400, UTC)
+    return f"day:{at:%Y-%m-%d}", f"month:{at:%Y-%m}", "total"
+
+
+def buckets_at(timestamp: float) -> tuple[str, str, str]:
+    """The day, month and total buckets of a unix time (UTC); cached per day, so the request
+    path formats no dates."""
+    return _buckets_of_day(int(timestamp // 86400))
+
+
 def bucket(period: str, at: datetime) -> str:
-    if period == "day":
-        return f"day:{at:%Y-%m-%d}"
-    if period == "month":
-        return f"month:{at:%Y-%m}"
-    return "total"
+    return buckets_at(at.timestamp())[_PERIOD_INDEX[period]]
 
 
 def resets_at(period: str, at: datetime) -> datetime | None:
@@ -80,8 +93,9 @@ class Budgets:
         self.pending: dict[CounterKey, float] = {}
         self._flush_lock = asyncio.Lock()
 
-    def spent(self, scope: str, subject: str, period: str, at: datetime | None = None) -> float:
-        key = (scope, subject, bucket(period, at or datetime.now(UTC)))
+    def spent(self, scope: str, subject: str, period: str, at: float | None = None) -> float:
+        now = time.time() if at is None else at
+        key = (scope, subject, buckets_at(now)[_PERIOD_INDEX[period]])
         return self.totals.get(key, 0.0) + self.flushing.get(key, 0.0) + self.pending.get(key, 0.0)
 
     def check(
@@ -91,10 +105,11 @@ class Budgets:
         if budget_usd is None:
             return
         period = period or "month"
-        now = datetime.now(UTC)
-        spent = self.spent(scope, subject, period, now)
+        timestamp = time.time()
+        spent = self.spent(scope, subject, period, timestamp)
         if spent < budget_usd:
             return
+        now = datetime.fromtimestamp(timestamp, UTC)
         ends = resets_at(period, now)
         per = "in total" if period == "total" else f"per {period}"
         message = f"Budget of ${budget_usd:g} {per} for {label} is spent (${spent:.6f} so far); "
@@ -107,14 +122,16 @@ class Budgets:
             headers["Retry-After"] = str(wait)
         raise BudgetExceeded(message, headers=headers)
 
-    def add(self, key_id: str, function: str, cost: float, at: datetime) -> None:
-        """Count one inference's cost against its key and function, in every bucket."""
+    def add(self, key_id: str, function: str, cost: float, at: float) -> None:
+        """Count one inference's cost (at unix time ``at``) against its key and function, in
+        every bucket."""
+        pending = self.pending
+        buckets = buckets_at(at)
         for scope, subject in (("key", key_id), ("function", function)):
-            if not subject:
-                continue
-            for period in PERIODS:
-                key = (scope, subject, bucket(period, at))
-                self.pending[key] = self.pending.get(key, 0.0) + cost
+            if subject:
+                for name in buckets:
+                    key = (scope, subject, name)
+                    pending[key] = pending.get(key, 0.0) + cost
 
     async def flush(self, repo: SpendRepository) -> None:
         """Write the pending spend and read every process's totals back (one transaction).
@@ -129,10 +146,7 @@ class Budgets:
         for key, amount in self.pending.items():
             self.flushing[key] = self.flushing.get(key, 0.0) + amount
         self.pending = {}
-        now = datetime.now(UTC)
-        buckets = sorted(
-            {bucket(period, now) for period in PERIODS} | {k[2] for k in self.flushing}
-        )
+        buckets = sorted({*buckets_at(time.time()), *(k[2] for k in self.flushing)})
         totals = await repo.add_and_read(dict(self.flushing), buckets)
         self.totals, self.flushing = totals, {}
 
@@ -148,8 +162,9 @@ class BudgetRecorder:
     def record(self, record: InferenceRecord) -> None:
         if record.cost:
             try:
-                at = datetime.fromtimestamp(record.created_at, UTC)
-                self._budgets.add(record.api_key_id, record.function, record.cost, at)
+                self._budgets.add(
+                    record.api_key_id, record.function, record.cost, record.created_at
+                )
             except Exception:  # the response is already sent; never let bookkeeping fail it
                 log.exception("could not count the spend of inference %s", record.id)
         self._inner.record(record)

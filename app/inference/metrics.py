@@ -98,7 +98,8 @@ class MeteredRecorder:
 
     def record(self, record: InferenceRecord) -> None:
         try:
-            self._metrics.observe(record)
+            if record.stored:
+                self._metrics.observe(record)
         except Exception:  # the response is already sent; never let bookkeeping fail it
             log.exception("could not count inference %s", record.id)
         self._inner.record(record)

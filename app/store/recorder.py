@@ -99,6 +99,8 @@ class ClickHouseRecorder:
         _writer_metrics(registry, writer)
 
     def record(self, record: InferenceRecord) -> None:
+        if not record.stored:  # store=false: counted for budgets upstream, never written
+            return
         try:
             self.recent.add(record)
             self.writer.submit(record)

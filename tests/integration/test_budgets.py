@@ -100,6 +100,23 @@ def test_key_budget_stops_at_the_boundary(gw: Gateway) -> None:
     assert any(k["budget_usd"] == 4.0 and k["budget_period"] == "day" for k in listed)
 
 
+def test_unstored_inferences_count_too(gw: Gateway) -> None:
+    key = new_key(gw, 2.0)
+    for _ in range(2):  # store=false keeps the inference out of ClickHouse, not off the bill
+        response = httpx.post(
+            gw.url + "/v1/chat/completions",
+            json={
+                "model": "metered",
+                "messages": [{"role": "user", "content": "x"}],
+                "store": False,
+            },
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+    assert chat(gw, key).status_code == 429
+
+
 def test_overshoot_under_10_concurrent_clients_stays_within_the_bound(gw: Gateway) -> None:
     budget, clients = 12.0, 10
     key = new_key(gw, budget, "total")

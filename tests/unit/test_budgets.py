@@ -67,7 +67,7 @@ def test_bad_budget_values(budget: float | None, period: str | None, param: str)
 
 def test_refused_once_spent_with_reset_time() -> None:
     budgets = Budgets()
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).timestamp()
     budgets.add("k1", "f", 0.6, now)
     budgets.check("key", "k1", "API key 'ops'", 1.0, "day")  # 0.6 < 1.0
     budgets.add("k1", "f", 0.6, now)
@@ -86,7 +86,7 @@ def test_refused_once_spent_with_reset_time() -> None:
 def test_flush_shares_totals_and_survives_failure() -> None:
     repo = FakeRepo()
     first, second = Budgets(), Budgets()
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).timestamp()
     first.add("k", "", 1.0, now)
     second.add("k", "", 2.0, now)
     repo.fail = True
