@@ -85,3 +85,15 @@ def test_good_budget() -> None:
     )
     config = snapshot.functions["f"].config
     assert (config.budget_usd, config.budget_period) == (2.5, "day")
+
+
+def test_demo_config_prices_every_route() -> None:
+    from app.config.source import directory_document
+    from tests.support.gateway import REPO
+
+    _, snapshot = directory_document(str(REPO / "variants"))
+    routes = [route for routes in snapshot.models.values() for route in routes]
+    assert routes and all(route.price is not None for route in routes)
+    for function in snapshot.functions.values():
+        for variant in function.variants.values():
+            assert all(route.price is not None for route in variant.routes), variant.name
