@@ -21,6 +21,8 @@ from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
 from app.api.security import PRINCIPAL_DEPENDENCY
 from app.api.services import SERVICE_DEPENDENCIES, Services, install
+from app.api.spend import admin_spend
+from app.auth.budget import BudgetRecorder
 from app.auth.service import AuthService
 from app.console.context import ConsoleContext
 from app.console.routes import console_router, install_console
@@ -89,7 +91,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 readiness=readiness,
                 recorder=recorder,
                 inference=InferenceService(
-                    config, MeteredRecorder(recorder, inference_metrics), Providers(pool)
+                    config,
+                    MeteredRecorder(BudgetRecorder(recorder, auth.budgets), inference_metrics),
+                    Providers(pool),
                 ),
                 feedback=FeedbackService(config, recorder, recorder),
                 campaigns=CampaignResultsService(config, recorder.reader.rows),
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ConfigAdminController,
             KeysController,
             admin_sql,
+            admin_spend,
             health,
             ready,
             metrics,

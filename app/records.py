@@ -42,6 +42,7 @@ class AttemptRecord(msgspec.Struct, kw_only=True):
     raw_response: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost: float | None = None  # USD; None for failed tries and routes without a known price
 
 
 class InferenceRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="inference"):
@@ -72,6 +73,7 @@ class InferenceRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="infer
     prompt_tokens: int = 0
     completion_tokens: int = 0
     usage_estimated: bool = False
+    cost: float | None = None  # USD at the answering route's price; None when unknown
     ttft_ms: float | None = None
     latency_ms: float = 0.0
     queue_ms: float = 0.0
@@ -79,6 +81,9 @@ class InferenceRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="infer
     completion_ids: list[str] = msgspec.field(default_factory=list)
     parent_completion_ids: list[str] = msgspec.field(default_factory=list)
     attempts: list[AttemptRecord] = msgspec.field(default_factory=list)
+    # False for an inference the request asked not to store: only budgets count it (its cost);
+    # metrics and ClickHouse skip it.
+    stored: bool = True
 
 
 class FeedbackRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="feedback"):

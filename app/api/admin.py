@@ -263,6 +263,8 @@ class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
     role: str = "client"
     functions: list[str] | None = None
     rpm_limit: int | None = None
+    budget_usd: float | None = None  # USD per budget_period (docs/spend.md)
+    budget_period: str | None = None  # day | month (the default) | total
 
 
 class KeysController(Controller):
@@ -286,6 +288,8 @@ class KeysController(Controller):
                 functions=data.functions,
                 rpm_limit=data.rpm_limit,
                 actor=principal.name,
+                budget_usd=data.budget_usd,
+                budget_period=data.budget_period,
             )
         )
         await config_admin.guard(live.refresh())

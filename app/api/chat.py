@@ -119,6 +119,7 @@ async def _serve(
     chat = decode_chat_request(body)
     plan = service.plan(chat, body, context)
     auth.authorize(principal, plan.function)
+    auth.check_budgets(principal, plan.function, plan.snapshot)
     if chat.stream:
         relay = await service.open_stream(plan)
         await _send_stream(send, receive, [*_SSE_HEADERS, *_routing_headers(plan)], relay)

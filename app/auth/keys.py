@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from typing import TYPE_CHECKING
 
+from app.auth.budget import check_budget_values
 from app.errors import InvalidRequest
 
 if TYPE_CHECKING:
@@ -37,12 +38,17 @@ async def create_api_key(
     functions: list[str] | None,
     rpm_limit: int | None,
     actor: str,
+    budget_usd: float | None = None,
+    budget_period: str | None = None,
 ) -> tuple[KeyInfo, str]:
     """Create a key and return it in plaintext, the only time it exists outside its owner's hands."""
     if role not in ("client", "admin"):
         raise InvalidRequest("role must be 'client' or 'admin'", param="role")
     if rpm_limit is not None and rpm_limit < 1:
         raise InvalidRequest("rpm_limit must be at least 1", param="rpm_limit")
+    check_budget_values(budget_usd, budget_period)
+    if budget_usd is not None and budget_period is None:
+        budget_period = "month"
     key = generate_key()
     info = await repo.create(
         name=name,
@@ -52,5 +58,7 @@ async def create_api_key(
         functions=functions,
         rpm_limit=rpm_limit,
         actor=actor,
+        budget_usd=budget_usd,
+        budget_period=budget_period,
     )
     return info, key

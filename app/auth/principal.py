@@ -21,6 +21,8 @@ class Principal:
     role: str  # client | admin
     functions: frozenset[str] | None  # None: every function
     rpm_limit: int | None
+    budget_usd: float | None = None  # docs/spend.md, "Budgets"
+    budget_period: str | None = None
 
     @property
     def is_admin(self) -> bool:

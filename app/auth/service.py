@@ -9,9 +9,11 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, datetime
 
+from app.auth.budget import Budgets
 from app.auth.keys import hash_key
 from app.auth.principal import ANONYMOUS, BOOTSTRAP, Principal, bearer, require_function
 from app.auth.ratelimit import RateLimiter
+from app.config.compile import Snapshot
 from app.errors import AuthenticationFailed, RateLimited
 from app.store.sql.repos import StoredKey
 
@@ -25,6 +27,7 @@ class AuthService:
         self._loaded: list[StoredKey] | None = None
         self._any_key = False
         self._limiter = RateLimiter()
+        self.budgets = Budgets()
         self.used: dict[str, datetime] = {}
 
     @property
@@ -44,6 +47,8 @@ class AuthService:
                 k.role,
                 frozenset(k.functions) if k.functions is not None else None,
                 k.rpm_limit,
+                k.budget_usd,
+                k.budget_period,
             )
             for k in keys
             if not k.revoked
@@ -79,6 +84,28 @@ class AuthService:
                     f"Rate limit of {principal.rpm_limit} requests per minute exceeded for this key",
                     headers={"Retry-After": str(wait)},
                 )
+
+    def check_budgets(self, principal: Principal, function: str | None, snapshot: Snapshot) -> None:
+        """The key's budget, then the function's (429 ``budget_exceeded`` once spent). Reads
+        this process's tallies only: never the database."""
+        budgets = self.budgets
+        if principal.budget_usd is not None:
+            budgets.check(
+                "key",
+                principal.id,
+                f"API key '{principal.name}'",
+                principal.budget_usd,
+                principal.budget_period,
+            )
+        compiled = snapshot.functions.get(function) if function else None
+        if compiled is not None and compiled.config.budget_usd is not None:
+            budgets.check(
+                "function",
+                compiled.name,
+                f"function '{compiled.name}'",
+                compiled.config.budget_usd,
+                compiled.config.budget_period,
+            )
 
     def principal_by_id(self, key_id: str) -> Principal | None:
         """The active key with this id (or the bootstrap token's principal while it is set)."""

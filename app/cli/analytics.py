@@ -1,5 +1,6 @@
-"""``switchyard sql`` and ``switchyard campaign results``: analysts' reads, through a running
-gateway (or, for SQL, straight from the embedded store when no gateway answers)."""
+"""``switchyard sql``, ``switchyard campaign results`` and ``switchyard spend``: analysts' reads,
+through a running gateway (or, for SQL, straight from the embedded store when no gateway
+answers)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,21 @@ def register(commands: Any) -> None:
     results.add_argument("--url", help=GATEWAY_URL_HELP)
     results.add_argument("--token", help="API key (default SWITCHYARD_API_KEY)")
     results.set_defaults(run=run_campaign_results)
+
+    spend = commands.add_parser(
+        "spend", help="spend in USD, grouped and summed in ClickHouse (see docs/spend.md)"
+    )
+    spend.add_argument(
+        "--group-by",
+        default="function,variant",
+        help="comma-separated: function, variant, model, api_key, day (default function,variant)",
+    )
+    spend.add_argument("--from", dest="start", help="ISO date or date-time, inclusive (UTC)")
+    spend.add_argument("--to", dest="end", help="ISO date or date-time, exclusive (UTC)")
+    spend.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    spend.add_argument("--url", help=GATEWAY_URL_HELP)
+    spend.add_argument("--token", help="admin key or token (default SWITCHYARD_ADMIN_TOKEN)")
+    spend.set_defaults(run=run_spend)
 
 
 def run_query(args: argparse.Namespace) -> int:
@@ -84,3 +100,57 @@ def run_campaign_results(args: argparse.Namespace) -> int:
     else:
         print(format_results(msgspec.json.decode(response.content, type=CampaignResults)), end="")
     return 0
+
+
+def run_spend(args: argparse.Namespace) -> int:
+    import httpx
+    import msgspec
+
+    from app.store.clickhouse.spend import TOTALS, SpendReport
+
+    settings = Settings.from_env()
+    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    token = args.token or settings.admin_token
+    params = {
+        "group_by": args.group_by,
+        "format": "csv" if args.format == "csv" else "json",
+        **{k: v for k, v in (("from", args.start), ("to", args.end)) if v},
+    }
+    try:
+        response = httpx.get(
+            f"{url}/admin/spend",
+            params=params,
+            timeout=60,
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+        )
+    except httpx.HTTPError as exc:
+        print(f"switchyard spend: cannot reach {url}: {exc}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        message = response.json()["error"]["message"]
+        print(f"switchyard spend: {response.status_code}: {message}", file=sys.stderr)
+        return 1
+    if args.format != "table":
+        print(response.text, end="" if response.text.endswith("\n") else "\n")
+        return 0
+    report = msgspec.json.decode(response.content, type=SpendReport)
+    columns = [*report.group_by, *TOTALS]
+    cells = [
+        [_spend_cell(getattr(row, c)) for c in columns] for row in [*report.rows, report.total]
+    ]
+    cells[-1][: len(report.group_by) or 0] = ["total", *[""] * (len(report.group_by) - 1)][
+        : len(report.group_by)
+    ]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    return 0
+
+
+def _spend_cell(value: object) -> str:
+    import msgspec
+
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return "" if value is msgspec.UNSET else str(value)

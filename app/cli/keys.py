@@ -22,6 +22,18 @@ def register(commands: Any) -> None:
         "--functions", default=None, help="comma-separated functions the key may call"
     )
     create.add_argument("--rpm", type=int, default=None, help="requests-per-minute limit")
+    create.add_argument(
+        "--budget-usd",
+        type=float,
+        default=None,
+        help="spend limit in USD per --budget-period; then requests get 429 (docs/spend.md)",
+    )
+    create.add_argument(
+        "--budget-period",
+        choices=["day", "month", "total"],
+        default=None,
+        help="what --budget-usd is per (default month)",
+    )
     create.set_defaults(run=run_create)
     listing = key_commands.add_parser("list", help="list keys (prefixes only)")
     listing.set_defaults(run=run_list)
@@ -49,6 +61,8 @@ def run_create(args: argparse.Namespace) -> int:
                 functions=functions,
                 rpm_limit=args.rpm,
                 actor="cli",
+                budget_usd=args.budget_usd,
+                budget_period=args.budget_period,
             )
         except InvalidRequest as exc:
             print(f"switchyard: {exc.message}", file=sys.stderr)
@@ -58,6 +72,7 @@ def run_create(args: argparse.Namespace) -> int:
             f"id {info.id}, role {info.role}"
             + (f", functions {','.join(functions)}" if functions else "")
             + (f", {args.rpm} requests/minute" if args.rpm else "")
+            + (f", budget ${info.budget_usd:g} per {info.budget_period}" if info.budget_usd else "")
             + ". This is the only time the key is shown: store it now.",
             file=sys.stderr,
         )
@@ -71,12 +86,17 @@ def run_list(_: argparse.Namespace) -> int:
 
     async def work(__: ConfigRepository, keys: KeyRepository) -> int:
         rows = await keys.list()
-        print(f"{'id':36}  {'prefix':11}  {'role':6}  {'rpm':>5}  {'revoked':7}  name / functions")
+        print(
+            f"{'id':36}  {'prefix':11}  {'role':6}  {'rpm':>5}  {'budget':>16}  {'revoked':7}  "
+            "name / functions"
+        )
         for k in rows:
             scope = f" [{','.join(k.functions)}]" if k.functions is not None else ""
             revoked = "yes" if k.revoked_at else "no"
+            budget = f"${k.budget_usd:g}/{k.budget_period}" if k.budget_usd is not None else ""
             print(
-                f"{k.id:36}  {k.prefix:11}  {k.role:6}  {k.rpm_limit or '':>5}  {revoked:7}  {k.name}{scope}"
+                f"{k.id:36}  {k.prefix:11}  {k.role:6}  {k.rpm_limit or '':>5}  {budget:>16}  "
+                f"{revoked:7}  {k.name}{scope}"
             )
         return 0
 

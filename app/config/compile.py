@@ -35,8 +35,10 @@ from app.config.schema import (
     MetricConfig,
     ModelConfig,
     OpenAIProviderConfig,
+    PriceConfig,
     ProviderConfig,
 )
+from app.pricing import Price, catalogue_price
 from app.prompts import TemplateProblem, compile_template
 
 BUILTIN_METRICS = {
@@ -55,6 +57,7 @@ class Route:
     provider_type: str
     model: str
     policy: RoutePolicy = DEFAULT_POLICY
+    price: Price | None = None  # resolved once, when the config version is compiled
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +92,26 @@ def resolve_model_reference(
 
 
 def _route(
-    provider_name: str, config: ProviderConfig, model: str, policy: RoutePolicy = DEFAULT_POLICY
+    provider_name: str,
+    config: ProviderConfig,
+    model: str,
+    policy: RoutePolicy = DEFAULT_POLICY,
+    price: PriceConfig | None = None,
 ) -> Route:
-    return Route(provider_name, str(config.__struct_config__.tag), model, policy)
+    provider_type = str(config.__struct_config__.tag)
+    return Route(provider_name, provider_type, model, policy, route_price(config, model, price))
+
+
+def route_price(config: ProviderConfig, model: str, explicit: PriceConfig | None) -> Price | None:
+    """The routing entry's own price, else the genai-prices catalogue's, else unknown."""
+    if explicit is not None:
+        return Price(
+            input_per_mtok=explicit.input_per_mtok,
+            output_per_mtok=explicit.output_per_mtok,
+            cached_input_per_mtok=explicit.cached_input_per_mtok,
+        )
+    base_url = getattr(config, "base_url", None)
+    return catalogue_price(str(config.__struct_config__.tag), base_url, model)
 
 
 def build_snapshot(
@@ -203,7 +223,7 @@ class _Builder(FunctionChecks):
                         f"unknown provider '{entry.provider}'",
                     )
             else:
-                routes.append(_route(entry.provider, provider, entry.name, policy))
+                routes.append(_route(entry.provider, provider, entry.name, policy, entry.price))
         return tuple(routes)
 
     def compile_function(

@@ -83,9 +83,20 @@ class AnthropicProviderConfig(
 ProviderConfig = DummyProviderConfig | OpenAIProviderConfig | AnthropicProviderConfig
 
 
+class PriceConfig(_Config, frozen=True):
+    """USD per million tokens of one route (docs/spend.md). Cached input defaults to the input
+    price; reasoning tokens are billed at the output price."""
+
+    input_per_mtok: NonNegative
+    output_per_mtok: NonNegative
+    cached_input_per_mtok: NonNegative | None = None
+
+
 class RouteEntry(_Config, frozen=True):
     provider: str
     name: str
+    # Overrides the genai-prices catalogue; without either, the route's cost is unknown (null).
+    price: PriceConfig | None = None
 
 
 class RetryConfig(_Config, frozen=True):
@@ -179,6 +190,9 @@ class FunctionConfig(_Config, frozen=True):
     system_schema: dict[str, Any] | None = None
     campaigns: dict[str, CampaignConfig] = msgspec.field(default_factory=dict)
     tools: dict[str, ToolConfig] = msgspec.field(default_factory=dict)
+    # Spend limit of the whole function (docs/spend.md): once reached, its requests get 429.
+    budget_usd: Positive | None = None
+    budget_period: Literal["day", "month", "total"] = "month"
 
 
 class GatewayConfig(_Config, frozen=True):

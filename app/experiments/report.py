@@ -42,6 +42,8 @@ def format_results(results: CampaignResults) -> str:
         "P(best)",
         "errors",
         "p95 ms",
+        "$/inference",
+        "$/success",
     ]
     rows = []
     for v in results.variants:
@@ -63,6 +65,8 @@ def format_results(results: CampaignResults) -> str:
                 _fmt(v.probability_best, 3),
                 _pct(v.guardrails.error_rate).lstrip("+"),
                 _fmt(v.guardrails.p95_latency_ms),
+                _fmt(v.guardrails.cost_per_inference, 3),
+                _fmt(v.guardrails.cost_per_success, 3),
             ]
         )
     widths = [

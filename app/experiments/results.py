@@ -135,6 +135,10 @@ class CampaignResultsService:
                             name: finite(s[variant]["mean"]) if variant in s else None
                             for name, s in guardrail_metrics.items()
                         },
+                        cost_per_inference=finite(traffic[6]) if traffic else None,
+                        cost_per_success=_cost_per_success(
+                            traffic, stat, boolean=metric.type == "boolean"
+                        ),
                     ),
                     allocation=allocation[variant],
                     always_valid_p_value=finite(stat.get("always_valid_p_value")),
@@ -223,3 +227,13 @@ def _sample_ratio(rows: list[tuple[Any, ...]], variants: int) -> SampleRatio:
     chi2, df, _, p_value = rows[0]
     p_value = finite(p_value)
     return SampleRatio(finite(chi2), int(df), p_value, p_value is not None and p_value < SRM_ALPHA)
+
+
+def _cost_per_success(
+    traffic: tuple[Any, ...] | None, stat: dict[str, Any], *, boolean: bool
+) -> float | None:
+    """The variant's total cost over its successes (n x mean of a boolean metric)."""
+    if not boolean or traffic is None or traffic[7] is None:
+        return None
+    successes = (stat.get("n") or 0) * (finite(stat.get("mean")) or 0.0)
+    return finite(traffic[7] / successes) if successes > 0 else None

@@ -26,6 +26,10 @@ class Guardrails(msgspec.Struct):
     p95_latency_ms: float | None
     avg_tokens: float | None
     metrics: dict[str, float | None]
+    # USD (docs/spend.md): mean cost of the variant's priced inferences, and its total cost per
+    # successful outcome (a 1 on a boolean primary metric); None when unknown or not boolean.
+    cost_per_inference: float | None = None
+    cost_per_success: float | None = None
 
 
 class VariantResult(msgspec.Struct):

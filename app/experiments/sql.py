@@ -49,7 +49,9 @@ SELECT
     uniqExactIf(sticky_unit, sticky_unit != '') + countIf(sticky_unit = '') AS units,
     countIf(status != 'ok') / count() AS error_rate,
     quantileExact(0.95)(latency_ms) AS p95_latency_ms,
-    avg(prompt_tokens + completion_tokens) AS avg_tokens
+    avg(prompt_tokens + completion_tokens) AS avg_tokens,
+    avg(cost) AS cost_per_inference,
+    sum(cost) AS cost_usd
 FROM inferences
 WHERE {_CAMPAIGN_INFERENCES}
 GROUP BY variant

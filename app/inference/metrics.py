@@ -50,6 +50,21 @@ class InferenceMetrics:
         self.tokens = registry.add(
             Counter("switchyard_tokens_total", "Tokens by kind", (*by_variant, "kind"))
         )
+        by_model = (*by_variant, "model")
+        self.cost = registry.add(
+            Counter(
+                "switchyard_cost_usd_total",
+                "Spend in USD at the answering route's price (docs/spend.md)",
+                by_model,
+            )
+        )
+        self.unpriced = registry.add(
+            Counter(
+                "switchyard_unpriced_inferences_total",
+                "Answered inferences whose route has no known price (cost null)",
+                by_model,
+            )
+        )
         self.attempts = registry.add(
             Counter(
                 "switchyard_provider_attempts_total",
@@ -66,6 +81,10 @@ class InferenceMetrics:
             self.ttft.observe(key, record.ttft_ms / 1000)
         self.tokens.inc((*key, "prompt"), record.prompt_tokens)
         self.tokens.inc((*key, "completion"), record.completion_tokens)
+        if record.cost is not None:
+            self.cost.inc((*key, record.model), record.cost)
+        elif record.provider:
+            self.unpriced.inc((*key, record.model))
         for attempt in record.attempts:
             self.attempts.inc((attempt.provider, attempt.status))
 
@@ -79,7 +98,8 @@ class MeteredRecorder:
 
     def record(self, record: InferenceRecord) -> None:
         try:
-            self._metrics.observe(record)
+            if record.stored:
+                self._metrics.observe(record)
         except Exception:  # the response is already sent; never let bookkeeping fail it
             log.exception("could not count inference %s", record.id)
         self._inner.record(record)

@@ -17,6 +17,7 @@ class Outcome(msgspec.Struct, kw_only=True):
     choices: list[Choice] = msgspec.field(default_factory=list)
     usage: Usage | None = None
     usage_estimated: bool = False
+    cost: float | None = None  # USD at the answering route's price; None when unknown
     started: float | None = None  # perf_counter at the start of the attempt that answered
     first_token_at: float | None = None
     ended: float | None = None

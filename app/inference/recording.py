@@ -21,9 +21,26 @@ from app.wire.response import Usage, encoder
 def record_inference(
     recorder: Recorder, plan: Plan, outcome: Outcome, attempts: list[AttemptRecord]
 ) -> None:
-    """Hand a finished inference to the recorder, unless the request opted out of storage."""
+    """Hand a finished inference to the recorder. One the request opted out of storing
+    (``store: false``, dry runs) still spent money: when it did, a bare record marked
+    ``stored=False`` goes through, for budgets only (docs/spend.md)."""
     if plan.store:
         recorder.record(inference_record(plan, outcome, attempts))
+    elif outcome.cost:
+        recorder.record(
+            InferenceRecord(
+                id=plan.inference_id,
+                created_at=plan.context.created_at,
+                config_version=plan.snapshot.version,
+                function=plan.function or "",
+                episode_id=plan.episode_id,
+                api_key_id=plan.context.api_key_id,
+                model=plan.model_name,
+                status=outcome.status,
+                cost=outcome.cost,
+                stored=False,
+            )
+        )
 
 
 def failed_attempt(
@@ -57,6 +74,7 @@ def answered_attempt(
     if outcome.usage is not None:
         record.prompt_tokens = outcome.usage.prompt_tokens
         record.completion_tokens = outcome.usage.completion_tokens
+    record.cost = outcome.cost
     return record
 
 
@@ -125,6 +143,7 @@ def inference_record(
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         usage_estimated=outcome.usage_estimated,
+        cost=outcome.cost,
         ttft_ms=(outcome.first_token_at - started) * 1000
         if started is not None and outcome.first_token_at
         else None,

@@ -19,7 +19,7 @@ from app.inference.plan import CallContext, Plan, make_plan
 from app.inference.provider_calls import ProviderCalls
 from app.inference.recording import answered_attempt, record_inference
 from app.inference.streaming import open_until_first_token, relay
-from app.inference.usage import usage_of
+from app.inference.usage import price_outcome, usage_of
 from app.providers.base import now
 from app.providers.registry import Providers
 from app.records import Recorder
@@ -52,6 +52,7 @@ class InferenceService:
             ended=now(),
             completion_ids=completion_ids(plan, len(choices)),
         )
+        price_outcome(outcome)
         done.attempts.append(
             answered_attempt(
                 plan,

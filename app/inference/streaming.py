@@ -25,7 +25,7 @@ from app.inference.outcome import Outcome
 from app.inference.plan import Plan
 from app.inference.provider_calls import ProviderCalls
 from app.inference.recording import answered_attempt, record_inference
-from app.inference.usage import timed_usage, usage_of
+from app.inference.usage import price_outcome, timed_usage, usage_of
 from app.providers.base import ProviderError, ProviderRequest, ProviderStream, now
 from app.providers.breaker import CircuitBreaker
 from app.records import Recorder
@@ -170,6 +170,7 @@ def _settle(
     outcome.ended = now()
     outcome.choices = accumulator.choices()
     outcome.usage, outcome.usage_estimated = usage_of(plan, upstream_usage, outcome.choices)
+    price_outcome(outcome)
     outcome.first_token_at = accumulator.first_token_at
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from app.inference.outcome import Outcome
 from app.inference.plan import Plan
+from app.pricing import cost_usd
 from app.providers.tokens import count_prompt_tokens, count_tokens
 from app.wire.response import Choice, Usage
 
@@ -20,6 +21,8 @@ def usage_of(plan: Plan, usage: Usage | None, choices: list[Choice]) -> tuple[Us
             usage.prompt_tokens,
             usage.completion_tokens,
             usage.prompt_tokens + usage.completion_tokens,
+            usage.prompt_tokens_details,
+            usage.completion_tokens_details,
         ), False
     prompt = count_prompt_tokens(plan.provider_request.messages)
     completion = sum(_estimated_tokens(choice) for choice in choices)
@@ -34,6 +37,22 @@ def _estimated_tokens(choice: Choice) -> int:
     for call in message.tool_calls or ():
         tokens += count_tokens(call.function.name + call.function.arguments)
     return tokens
+
+
+def price_outcome(outcome: Outcome) -> None:
+    """The outcome's cost: its tokens at the price of the route that answered (None when that
+    route has no known price). Four multiplications; the price was resolved at compile time."""
+    route, usage = outcome.route, outcome.usage
+    if route is None or usage is None:
+        outcome.cost = None
+        return
+    outcome.cost = cost_usd(
+        route.price,
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.cached_tokens,
+        usage.reasoning_tokens,
+    )
 
 
 def timed_usage(plan: Plan, outcome: Outcome) -> Usage:
@@ -52,8 +71,11 @@ def timed_usage(plan: Plan, outcome: Outcome) -> Usage:
         usage.prompt_tokens,
         usage.completion_tokens,
         usage.total_tokens,
+        usage.prompt_tokens_details,
+        usage.completion_tokens_details,
         time_to_first_token=round(first - started, 6),
         throughput_after_first_token=round(throughput, 3),
         model_execution_time=round(execution, 6),
         queue_time=round(started - plan.context.received_at, 6),
+        cost=outcome.cost,
     )

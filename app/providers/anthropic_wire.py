@@ -31,6 +31,7 @@ from app.wire.response import (
     ChunkChoice,
     Delta,
     FunctionCall,
+    PromptTokensDetails,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -422,8 +423,16 @@ def to_completion(message: AnthropicMessage) -> ChatCompletion:
         created=int(time.time()),
         model=message.model,
         choices=[Choice(index=0, message=reply, finish_reason=finish_reason(message.stop_reason))],
-        usage=Usage(prompt, completion, prompt + completion),
+        usage=openai_usage(prompt, completion, usage.cache_read_input_tokens or 0),
     )
+
+
+def openai_usage(prompt: int, completion: int, cached: int) -> Usage:
+    """OpenAI's usage shape; Anthropic's cache reads become ``prompt_tokens_details``."""
+    usage = Usage(prompt, completion, prompt + completion)
+    if cached:
+        usage.prompt_tokens_details = PromptTokensDetails(cached_tokens=cached)
+    return usage
 
 
 def finish_reason(stop_reason: str | None) -> str:
@@ -465,6 +474,7 @@ class StreamTranslator:
     """Turns one stream's events into OpenAI chunks; holds that stream's state."""
 
     __slots__ = (
+        "cached_tokens",
         "completion_tokens",
         "created",
         "done",
@@ -481,6 +491,7 @@ class StreamTranslator:
         self.created = int(time.time())
         self.tool_index: dict[int, int] = {}  # content block index → OpenAI tool call index
         self.prompt_tokens = 0
+        self.cached_tokens = 0
         self.completion_tokens = 0
         self.finished = False  # message_stop seen
         self.done = False  # the same: nothing follows message_stop
@@ -513,10 +524,8 @@ class StreamTranslator:
             final = ChatCompletionChunk(
                 id=self.id, created=self.created, model=self.model, choices=[]
             )
-            final.usage = Usage(
-                self.prompt_tokens,
-                self.completion_tokens,
-                self.prompt_tokens + self.completion_tokens,
+            final.usage = openai_usage(
+                self.prompt_tokens, self.completion_tokens, self.cached_tokens
             )
             return final
         return None  # ping, content_block_stop, and event types added after this was written
@@ -550,6 +559,7 @@ class StreamTranslator:
             return
         if usage.input_tokens is not None:
             self.prompt_tokens = usage.prompt_tokens
+            self.cached_tokens = usage.cache_read_input_tokens or 0
         if usage.output_tokens is not None:
             self.completion_tokens = usage.output_tokens
 

@@ -28,7 +28,13 @@ from app.config.source import directory_document
 from app.settings import Settings
 from app.store.sql.engine import create_engine, is_postgres, session_factory
 from app.store.sql.migrate import upgrade_async
-from app.store.sql.repos import NOTIFY_CHANNEL, AuditRepository, ConfigRepository, KeyRepository
+from app.store.sql.repos import (
+    NOTIFY_CHANNEL,
+    AuditRepository,
+    ConfigRepository,
+    KeyRepository,
+    SpendRepository,
+)
 from app.store.sql.sessions import SessionRepository
 
 log = logging.getLogger("switchyard.config")
@@ -45,7 +51,8 @@ class LiveConfig:
         sessions = session_factory(self.engine)
         self.versions = ConfigRepository(sessions, notify=is_postgres(self.database_url))
         self.keys = KeyRepository(sessions)
-        self.key_cache = KeyCacheRefresh(auth, self.keys)
+        self.spend = SpendRepository(sessions)
+        self.key_cache = KeyCacheRefresh(auth, self.keys, self.spend)
         self.audit = AuditRepository(sessions)
         self.sessions = SessionRepository(sessions)
         self.holder: ConfigHolder | None = None

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import partial
 
 from app.metrics import REGISTRY, GaugeSet, Registry
@@ -22,6 +23,7 @@ from app.settings import Settings
 from app.store.clickhouse.client import describe
 from app.store.clickhouse.query import Reader, SqlFormat, SqlLimits, run_readonly
 from app.store.clickhouse.recent import RecentIds
+from app.store.clickhouse.spend import SpendReport, spend_rows, spend_sql, total_of
 from app.store.clickhouse.spill import SpillDir
 from app.store.clickhouse.store import ClickHouseStore
 from app.store.clickhouse.writer import Writer, WriterStats
@@ -97,6 +99,8 @@ class ClickHouseRecorder:
         _writer_metrics(registry, writer)
 
     def record(self, record: InferenceRecord) -> None:
+        if not record.stored:  # store=false: counted for budgets upstream, never written
+            return
         try:
             self.recent.add(record)
             self.writer.submit(record)
@@ -119,6 +123,21 @@ class ClickHouseRecorder:
     async def sql(self, query: str, fmt: SqlFormat) -> bytes:
         """Run an analyst's read-only query (see :func:`run_readonly`)."""
         return await asyncio.to_thread(run_readonly, self.url, query, fmt, self.limits)
+
+    async def spend(
+        self, group_by: list[str], start: datetime | None, end: datetime | None
+    ) -> SpendReport:
+        """Spend summed in ClickHouse (docs/spend.md), grouped by ``group_by``."""
+        parameters = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
+        found = await self.reader.rows(spend_sql(group_by, start, end), parameters)
+        rows = spend_rows(group_by, found)
+        return SpendReport(
+            group_by=group_by,
+            start=start.isoformat() if start else None,
+            end=end.isoformat() if end else None,
+            rows=rows,
+            total=total_of(rows),
+        )
 
     async def probe(self) -> tuple[bool, str]:
         """Is the write path healthy, and why not: the ``clickhouse`` check of ``/ready``."""

@@ -26,15 +26,37 @@ class ToolCall(msgspec.Struct):
     type: str = "function"
 
 
+class PromptTokensDetails(msgspec.Struct):
+    cached_tokens: int = 0  # prompt tokens read from the provider's cache (billed lower)
+
+
+class CompletionTokensDetails(msgspec.Struct):
+    reasoning_tokens: int = 0  # completion tokens spent thinking (part of completion_tokens)
+
+
 class Usage(msgspec.Struct):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails | UnsetType | None = UNSET
+    completion_tokens_details: CompletionTokensDetails | UnsetType | None = UNSET
     # Timings in seconds (SambaNova's definitions); only set on responses we produce.
     time_to_first_token: float | UnsetType = UNSET
     throughput_after_first_token: float | UnsetType = UNSET
     model_execution_time: float | UnsetType = UNSET
     queue_time: float | UnsetType = UNSET
+    # USD, priced by the route that answered (docs/spend.md); null when its price is unknown.
+    cost: float | UnsetType | None = UNSET
+
+    @property
+    def cached_tokens(self) -> int:
+        details = self.prompt_tokens_details
+        return details.cached_tokens if isinstance(details, PromptTokensDetails) else 0
+
+    @property
+    def reasoning_tokens(self) -> int:
+        details = self.completion_tokens_details
+        return details.reasoning_tokens if isinstance(details, CompletionTokensDetails) else 0
 
 
 class AssistantMessage(msgspec.Struct):

@@ -161,6 +161,12 @@ def test_results_match_an_independent_computation(gw: Gateway) -> None:
     assert by_variant["a"]["guardrails"]["metrics"]["score"] == pytest.approx(
         sum(values["score"]["a"]) / len(values["score"]["a"])
     )
+    for name, sample in (("a", a), ("b", b)):  # cost guardrails (docs/spend.md)
+        guardrails, row = by_variant[name]["guardrails"], by_variant[name]
+        assert guardrails["cost_per_inference"] > 0
+        assert guardrails["cost_per_success"] == pytest.approx(
+            guardrails["cost_per_inference"] * row["inferences"] / sum(sample), rel=1e-9
+        )
 
     floats = httpx.get(gw.url + "/v1/campaigns/ab/results", params={"metric": "score"}).json()
     fb = {v["variant"]: v for v in floats["variants"]}

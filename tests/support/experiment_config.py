@@ -17,7 +17,7 @@ type = "dummy"
 mode = "echo"
 
 [models.m]
-routing = [{ provider = "instant", name = "m" }]
+routing = [{ provider = "instant", name = "m", price = { input_per_mtok = 1, output_per_mtok = 2 } }]
 
 [metrics.success]
 type = "boolean"

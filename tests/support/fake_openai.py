@@ -4,7 +4,9 @@ One server, many behaviours, chosen by the first path segment of the base URL:
 ``/ok/v1`` answers (echo, tools, n, streaming, streamed tool calls), ``/fail500/v1`` returns 500, ``/fail429/v1``
 returns 429, ``/reject400/v1`` returns 400, ``/stall/v1`` never answers in time, ``/reset/v1``
 drops the connection, ``/badsse/v1`` streams an event that is not JSON, ``/slowstream/v1`` streams
-slowly (for disconnect tests). Every request body is kept for assertions.
+slowly (for disconnect tests), ``/usage/v1`` answers like ``/ok/v1`` with :data:`SCRIPTED_USAGE`
+(cached and reasoning token details included, streamed too). Every request body is kept for
+assertions.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from aiohttp import web
 
 from tests.support.aio_server import ThreadedServer, free_port
 
-__all__ = ["FakeOpenAI", "free_port"]
+__all__ = ["SCRIPTED_USAGE", "FakeOpenAI", "free_port"]
+
+# The exact usage ``/usage/v1`` reports (for cost tests).
+SCRIPTED_USAGE: dict[str, Any] = {
+    "prompt_tokens": 1234,
+    "completion_tokens": 567,
+    "total_tokens": 1801,
+    "prompt_tokens_details": {"cached_tokens": 200, "audio_tokens": 0},
+    "completion_tokens_details": {"reasoning_tokens": 100, "audio_tokens": 0},
+}
 
 
 class FakeOpenAI(ThreadedServer):
@@ -51,7 +62,10 @@ class FakeOpenAI(ThreadedServer):
             return web.Response()
         if body.get("stream"):
             return await self._stream(request, behaviour, body)
-        return web.json_response(_completion(body))
+        completion = _completion(body)
+        if behaviour == "usage":
+            completion["usage"] = SCRIPTED_USAGE
+        return web.json_response(completion)
 
     async def _stream(
         self, request: web.Request, behaviour: str, body: dict[str, Any]
@@ -97,6 +111,8 @@ class FakeOpenAI(ThreadedServer):
                     "completion_tokens": len(pieces),
                     "total_tokens": 11 + len(pieces),
                 }
+                if behaviour == "usage":
+                    usage = SCRIPTED_USAGE
                 await response.write(
                     b"data: "
                     + json.dumps(

@@ -45,6 +45,7 @@ class InferenceRow(msgspec.Struct):
     prompt_tokens: int
     completion_tokens: int
     usage_estimated: bool
+    cost: float | None
     ttft_ms: float | None
     latency_ms: float
     queue_ms: float
@@ -71,6 +72,7 @@ class AttemptRow(msgspec.Struct):
     ttft_ms: float | None
     prompt_tokens: int
     completion_tokens: int
+    cost: float | None
     raw_request: str
     raw_response: str
 
@@ -117,6 +119,7 @@ def inference_row(record: InferenceRecord) -> InferenceRow:
         prompt_tokens=_count(record.prompt_tokens),
         completion_tokens=_count(record.completion_tokens),
         usage_estimated=record.usage_estimated,
+        cost=record.cost,
         ttft_ms=record.ttft_ms,
         latency_ms=record.latency_ms,
         queue_ms=record.queue_ms,
@@ -147,6 +150,7 @@ def attempt_row(record: InferenceRecord, attempt: AttemptRecord, number: int) ->
         ttft_ms=attempt.ttft_ms,
         prompt_tokens=_count(attempt.prompt_tokens),
         completion_tokens=_count(attempt.completion_tokens),
+        cost=attempt.cost,
         raw_request=attempt.raw_request,
         raw_response=attempt.raw_response,
     )

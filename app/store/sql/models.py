@@ -38,6 +38,8 @@ class ApiKey(Base):
     role: Mapped[str] = mapped_column(sa.String(10))
     functions: Mapped[list[str] | None] = mapped_column(sa.JSON, nullable=True)
     rpm_limit: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    budget_usd: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    budget_period: Mapped[str | None] = mapped_column(sa.String(10), nullable=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
@@ -65,3 +67,18 @@ class ConsoleSession(Base):
     csrf_token: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+
+
+class SpendCounter(Base):
+    """Spend in USD of one API key or function in one budget bucket (``day:2026-11-27``,
+    ``month:2026-11`` or ``total``), summed over every gateway process. Each process adds its
+    spend in small batches (an upsert adding to ``spent_usd``) and reads the totals back
+    (docs/spend.md, "Budgets")."""
+
+    __tablename__ = "spend_counters"
+
+    scope: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # key | function
+    subject: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    bucket: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    spent_usd: Mapped[float] = mapped_column(sa.Float)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))

@@ -9,10 +9,11 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.store.sql.models import ApiKey, AuditEntry, ConfigVersion
+from app.store.sql.models import ApiKey, AuditEntry, ConfigVersion, SpendCounter
 
 NOTIFY_CHANNEL = "switchyard_config"
 
@@ -43,6 +44,8 @@ class KeyInfo(msgspec.Struct):
     created_at: str
     last_used_at: str | None = None
     revoked_at: str | None = None
+    budget_usd: float | None = None
+    budget_period: str | None = None
 
 
 class StoredKey(msgspec.Struct, frozen=True):
@@ -55,6 +58,8 @@ class StoredKey(msgspec.Struct, frozen=True):
     functions: tuple[str, ...] | None
     rpm_limit: int | None
     revoked: bool
+    budget_usd: float | None = None
+    budget_period: str | None = None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -76,6 +81,8 @@ def _key_info(row: ApiKey) -> KeyInfo:
         _iso(row.created_at) or "",
         _iso(row.last_used_at),
         _iso(row.revoked_at),
+        row.budget_usd,
+        row.budget_period if row.budget_usd is not None else None,
     )
 
 
@@ -155,6 +162,8 @@ class KeyRepository:
         functions: list[str] | None,
         rpm_limit: int | None,
         actor: str,
+        budget_usd: float | None = None,
+        budget_period: str | None = None,
     ) -> KeyInfo:
         async with self._sessions() as session:
             row = ApiKey(
@@ -165,6 +174,8 @@ class KeyRepository:
                 role=role,
                 functions=functions,
                 rpm_limit=rpm_limit,
+                budget_usd=budget_usd,
+                budget_period=budget_period if budget_usd is not None else None,
                 created_at=utcnow(),
             )
             session.add(row)
@@ -179,6 +190,8 @@ class KeyRepository:
                         "role": role,
                         "functions": functions,
                         "rpm_limit": rpm_limit,
+                        "budget_usd": budget_usd,
+                        "budget_period": budget_period,
                     },
                 )
             )
@@ -224,6 +237,8 @@ class KeyRepository:
                     ApiKey.functions,
                     ApiKey.rpm_limit,
                     ApiKey.revoked_at,
+                    ApiKey.budget_usd,
+                    ApiKey.budget_period,
                 )
             )
             return [
@@ -235,6 +250,8 @@ class KeyRepository:
                     tuple(r.functions) if r.functions is not None else None,
                     r.rpm_limit,
                     r.revoked_at is not None,
+                    r.budget_usd,
+                    r.budget_period,
                 )
                 for r in rows
             ]
@@ -246,6 +263,59 @@ class KeyRepository:
                     sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at)
                 )
             await session.commit()
+
+
+CounterKey = tuple[str, str, str]  # scope (key | function), subject, bucket
+
+
+class SpendRepository:
+    """Spend counters shared by every gateway process (docs/spend.md, "Budgets")."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def add_and_read(
+        self, increments: dict[CounterKey, float], buckets: builtins.list[str]
+    ) -> dict[CounterKey, float]:
+        """Add ``increments`` to the counters and return every counter of ``buckets``, in one
+        transaction. Rows are upserted in key order, so two processes flushing at once lock
+        them in the same order (no deadlock)."""
+        async with self._sessions() as session:
+            if increments:
+                dialect = session.get_bind().dialect.name
+                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                at = utcnow()
+                statement = insert(SpendCounter).values(
+                    [
+                        {
+                            "scope": scope,
+                            "subject": subject,
+                            "bucket": bucket,
+                            "spent_usd": amount,
+                            "updated_at": at,
+                        }
+                        for (scope, subject, bucket), amount in sorted(increments.items())
+                    ]
+                )
+                statement = statement.on_conflict_do_update(
+                    index_elements=["scope", "subject", "bucket"],
+                    set_={
+                        "spent_usd": SpendCounter.spent_usd + statement.excluded.spent_usd,
+                        "updated_at": statement.excluded.updated_at,
+                    },
+                )
+                await session.execute(statement)
+            rows = await session.execute(
+                sa.select(
+                    SpendCounter.scope,
+                    SpendCounter.subject,
+                    SpendCounter.bucket,
+                    SpendCounter.spent_usd,
+                ).where(SpendCounter.bucket.in_(buckets))
+            )
+            totals = {(r.scope, r.subject, r.bucket): r.spent_usd for r in rows}
+            await session.commit()
+            return totals
 
 
 class AuditRepository:
