@@ -20,9 +20,11 @@ from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
 from app.auth.service import AuthService
+from app.config.functions import CompiledCampaign
 from app.console.context import ConsoleContext
 from app.console.routes import console_router
 from app.console.session import ConsoleSessions
+from app.experiments.adaptive import AdaptiveCampaigns
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
 from app.inference.metrics import InferenceMetrics, MeteredRecorder
@@ -30,12 +32,29 @@ from app.inference.service import InferenceService
 from app.providers.http import HttpPool
 from app.providers.registry import Providers
 from app.readiness import Readiness
-from app.runtime.admin import ConfigAdmin
+from app.routing.adaptive import LiveCampaigns
+from app.runtime.admin import ConfigAdmin, promote_winner
 from app.runtime.reload import LiveConfig
+from app.runtime.sticky import StickySync
 from app.settings import Settings
 from app.store.recorder import open_recorder
+from app.store.sql.assignments import AssignmentRepository
+from app.store.sql.engine import session_factory
 
 log = logging.getLogger("switchyard")
+
+
+async def _promote(
+    admin: ConfigAdmin, campaign: CompiledCampaign, variant: str, reason: str
+) -> None:
+    version = await promote_winner(admin, campaign.function, campaign.key, variant, reason)
+    if version is not None:
+        log.info(
+            "campaign %s: promoted the winner %s in config version %d",
+            campaign.key,
+            variant,
+            version.version,
+        )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -50,7 +69,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         readiness = Readiness()
         inference_metrics = InferenceMetrics()
         auth = AuthService(require_auth=settings.require_auth, admin_token=settings.admin_token)
-        live = LiveConfig(settings, auth)
+        campaign_state = LiveCampaigns()
+        live = LiveConfig(settings, auth, campaign_state)
         config = await live.start()
         readiness.add("config_store", live.probe)
         if not auth.enabled:
@@ -72,6 +92,26 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             app.state.feedback = FeedbackService(config, recorder, recorder)
             app.state.campaign_results = CampaignResultsService(config, recorder.reader.rows)
+            sticky = StickySync(
+                AssignmentRepository(session_factory(live.engine)),
+                campaign_state,
+                lambda: {
+                    c.id
+                    for f in config.current.functions.values()
+                    for c in f.campaigns.values()
+                    if c.adaptive
+                },
+            )
+            adaptive = AdaptiveCampaigns(
+                config,
+                recorder.reader.rows,
+                campaign_state,
+                lambda campaign, variant, reason: _promote(
+                    app.state.config_admin, campaign, variant, reason
+                ),
+            )
+            await sticky.start()
+            await adaptive.start()
             app.state.console = ConsoleContext(
                 sessions=ConsoleSessions(live.sessions, auth.principal_by_id),
                 auth=auth,
@@ -92,6 +132,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             try:
                 yield
             finally:
+                await adaptive.stop()
+                await sticky.stop()
                 await live.stop()
                 await pool.close()
 

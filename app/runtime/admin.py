@@ -107,6 +107,39 @@ class ConfigAdmin:
             ) from None
 
 
+# The author of config versions the gateway writes itself (adaptive campaigns' promotions).
+GATEWAY_AUTHOR = "switchyard"
+
+
+class _Unchanged(Exception):
+    """The edit is already in the current version (another replica wrote it first)."""
+
+
+async def promote_winner(
+    admin: ConfigAdmin, function: str, campaign: str, variant: str, reason: str
+) -> VersionInfo | None:
+    """Set an adaptive campaign's ``promoted`` variant (``on_decision = "promote"``): a config
+    version authored ``switchyard``. None when it is already promoted, or when another edit
+    landed at the same time (the next update retries)."""
+
+    def mutate(document: Document) -> None:
+        node = _get(document, ("functions", function, "campaigns", campaign))
+        if not isinstance(node, dict) or node.get("promoted") == variant:
+            raise _Unchanged
+        node["promoted"] = variant
+
+    try:
+        return await admin.write(
+            mutate,
+            author=GATEWAY_AUTHOR,
+            comment=f"campaign {campaign}: promote the winner '{variant}' ({reason})"[:2000],
+            if_match=None,
+            target=f"functions.{function}.campaigns.{campaign}",
+        )
+    except (_Unchanged, Conflict, NotFound):
+        return None
+
+
 def check(document: Document) -> None:
     problems = validate_document(document)
     if problems:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -22,6 +24,7 @@ from sqlalchemy.engine import make_url
 from app.auth.refresh import KeyCacheRefresh
 from app.auth.service import AuthService
 from app.config.compile import Snapshot, build_snapshot
+from app.config.functions import CampaignState
 from app.config.holder import ConfigHolder
 from app.config.problems import ConfigError
 from app.config.source import directory_document
@@ -38,8 +41,11 @@ BOOTSTRAP_AUTHOR = "bootstrap"
 
 
 class LiveConfig:
-    def __init__(self, settings: Settings, auth: AuthService) -> None:
+    def __init__(
+        self, settings: Settings, auth: AuthService, campaign_state: CampaignState | None = None
+    ) -> None:
         self.settings = settings
+        self.campaign_state = campaign_state  # shared by every snapshot this process builds
         self.database_url = settings.resolved_database_url
         self.engine = create_engine(self.database_url)
         sessions = session_factory(self.engine)
@@ -68,6 +74,7 @@ class LiveConfig:
                 self.settings.config_dir,
             )
             _, snapshot = directory_document(self.settings.config_dir)
+            snapshot = dataclasses.replace(snapshot, campaign_state=self.campaign_state)
         self.holder = ConfigHolder(snapshot)
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="config-poll"))
         if is_postgres(self.database_url):
@@ -126,15 +133,20 @@ class LiveConfig:
             )
             stored = (info, document)
         info, document = stored
-        snapshot = await asyncio.to_thread(build_snapshot, document, version=info.version)
+        snapshot = await self._compile(document, info.version)
         await self.key_cache.reload()
         self.mark_up()
         return snapshot
 
+    async def _compile(self, document: dict[str, Any], version: int) -> Snapshot:
+        return await asyncio.to_thread(
+            partial(build_snapshot, version=version, campaign_state=self.campaign_state), document
+        )
+
     async def _swap_to(self, version: int, document: dict[str, Any]) -> None:
         assert self.holder is not None
         try:
-            snapshot = await asyncio.to_thread(build_snapshot, document, version=version)
+            snapshot = await self._compile(document, version)
         except ConfigError as exc:  # written by an older or newer gateway with other rules
             log.error(
                 "config version %d does not compile here; keeping version %d:\n%s",
