@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from app.config.functions import CompiledCampaign
 from app.config.holder import ConfigHolder
@@ -124,13 +125,16 @@ class AdaptiveCampaigns:
         comparisons = [comparison_from_stats(v, stats, control) for v in variants[1:]]
         decision = anytime.decide(comparisons, control, metric.optimize, campaign.config.alpha)
         arms = [_arm(v, stats.get(v)) for v in variants]
-        allocation = allocate(
-            arms,
-            boolean=metric.type == "boolean",
-            optimize=metric.optimize,
-            min_share=campaign.config.min_share,
-            min_samples=campaign.config.min_samples_per_variant,
-            final=decision.status != "continue",
+        allocation = await asyncio.to_thread(  # a few ms per variant: off the event loop
+            partial(
+                allocate,
+                arms,
+                boolean=metric.type == "boolean",
+                optimize=metric.optimize,
+                min_share=campaign.config.min_share,
+                min_samples=campaign.config.min_samples_per_variant,
+                final=decision.status != "continue",
+            )
         )
         self.state.set_allocation(campaign.id, allocation.shares, allocation.phase)
         update = Update(now, allocation, decision)
