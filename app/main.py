@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
@@ -20,7 +21,6 @@ from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
 from app.auth.service import AuthService
-from app.config.functions import CompiledCampaign
 from app.console.context import ConsoleContext
 from app.console.routes import console_router
 from app.console.session import ConsoleSessions
@@ -32,29 +32,14 @@ from app.inference.service import InferenceService
 from app.providers.http import HttpPool
 from app.providers.registry import Providers
 from app.readiness import Readiness
-from app.routing.adaptive import LiveCampaigns
+from app.routing.adaptive import LiveCampaigns, stored_campaign_ids
 from app.runtime.admin import ConfigAdmin, promote_winner
 from app.runtime.reload import LiveConfig
 from app.runtime.sticky import StickySync
 from app.settings import Settings
 from app.store.recorder import open_recorder
-from app.store.sql.assignments import AssignmentRepository
-from app.store.sql.engine import session_factory
 
 log = logging.getLogger("switchyard")
-
-
-async def _promote(
-    admin: ConfigAdmin, campaign: CompiledCampaign, variant: str, reason: str
-) -> None:
-    version = await promote_winner(admin, campaign.function, campaign.key, variant, reason)
-    if version is not None:
-        log.info(
-            "campaign %s: promoted the winner %s in config version %d",
-            campaign.key,
-            variant,
-            version.version,
-        )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -93,22 +78,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.feedback = FeedbackService(config, recorder, recorder)
             app.state.campaign_results = CampaignResultsService(config, recorder.reader.rows)
             sticky = StickySync(
-                AssignmentRepository(session_factory(live.engine)),
+                live.assignments,
                 campaign_state,
-                lambda: {
-                    c.id
-                    for f in config.current.functions.values()
-                    for c in f.campaigns.values()
-                    if c.adaptive
-                },
+                lambda: stored_campaign_ids(config.current),
             )
             adaptive = AdaptiveCampaigns(
                 config,
                 recorder.reader.rows,
                 campaign_state,
-                lambda campaign, variant, reason: _promote(
-                    app.state.config_admin, campaign, variant, reason
-                ),
+                partial(promote_winner, app.state.config_admin),
             )
             await sticky.start()
             await adaptive.start()

@@ -35,14 +35,14 @@ from app.experiments.results import (
 from app.experiments.schema import Decision
 from app.experiments.thompson import Allocation, Arm, allocate
 from app.metrics import REGISTRY, LabelledGauge
-from app.routing.adaptive import LiveCampaigns
+from app.routing.adaptive import LiveCampaigns, active_adaptive
 
 log = logging.getLogger("switchyard.adaptive")
 
 # How often the loop looks for due campaigns (and notices config changes) at most.
 TICK_S = 1.0
 
-Promote = Callable[[CompiledCampaign, str, str], Awaitable[None]]
+Promote = Callable[[CompiledCampaign, str, str], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +78,7 @@ class AdaptiveCampaigns:
         )
 
     def campaigns(self) -> list[CompiledCampaign]:
-        return [
-            c
-            for f in self.config.current.functions.values()
-            for c in f.campaigns.values()
-            if c.adaptive and c.active
-        ]
+        return active_adaptive(self.config.current)
 
     async def start(self) -> None:
         """One update before serving (new units start on the current allocation), then the loop."""

@@ -20,12 +20,39 @@ routing only reads it.
 
 from __future__ import annotations
 
+import hashlib
 import random
 
+from app.config.compile import Snapshot
 from app.config.functions import CompiledCampaign, WeightTable
 from app.routing.variants import unit_fraction
 
 Key = tuple[str, str]  # (campaign id, unit)
+# Column sizes of ``sticky_assignments``; longer values are stored as a digest.
+CAMPAIGN_ID_LENGTH = 100
+UNIT_LENGTH = 300
+
+
+def stored_form(value: str, limit: int = UNIT_LENGTH) -> str:
+    """``value`` as the store keeps it: itself, or a digest when longer than the column."""
+    if len(value) <= limit:
+        return value
+    return "blake2b:" + hashlib.blake2b(value.encode(), digest_size=32).hexdigest()
+
+
+def active_adaptive(snapshot: Snapshot) -> list[CompiledCampaign]:
+    """The campaigns whose allocation is kept up to date and whose units are remembered."""
+    return [
+        c
+        for f in snapshot.functions.values()
+        for c in f.campaigns.values()
+        if c.adaptive and c.active
+    ]
+
+
+def stored_campaign_ids(snapshot: Snapshot) -> set[str]:
+    """The ids of :func:`active_adaptive` campaigns, as ``sticky_assignments`` stores them."""
+    return {stored_form(c.id, CAMPAIGN_ID_LENGTH) for c in active_adaptive(snapshot)}
 
 
 class FirstAssignments:
@@ -65,6 +92,10 @@ class FirstAssignments:
     def size(self) -> int:
         return sum(len(units) for units in self.by_campaign.values())
 
+    def forget(self, campaign_id: str) -> None:
+        """Drop a campaign's cache (it stopped being an active adaptive campaign)."""
+        self.by_campaign.pop(campaign_id, None)
+
 
 class LiveCampaigns:
     """The process's adaptive-campaign state; implements :class:`app.config.functions.CampaignState`.
@@ -79,6 +110,8 @@ class LiveCampaigns:
         self._allocations: dict[str, tuple[dict[str, float], WeightTable, str]] = {}
 
     def set_allocation(self, campaign_id: str, shares: dict[str, float], phase: str) -> None:
+        if sum(shares.values()) <= 0:
+            return
         self._allocations[campaign_id] = (dict(shares), WeightTable.from_weights(shares), phase)
 
     def shares(self, campaign: CompiledCampaign) -> dict[str, float]:
@@ -91,12 +124,13 @@ class LiveCampaigns:
         table = self._current(campaign)[1]
         if not unit:
             return table.pick(random.random())
-        known = self.assignments.get(campaign.id, unit)
+        campaign_id, key = stored_form(campaign.id, CAMPAIGN_ID_LENGTH), stored_form(unit)
+        known = self.assignments.get(campaign_id, key)
         if known is not None and known in campaign.config.variants:
             return known
         variant = table.pick(unit_fraction(campaign.key, unit))
         if known is None:
-            self.assignments.remember(campaign.id, unit, variant)
+            self.assignments.remember(campaign_id, key, variant)
         # else: the variant it first got was removed from the campaign; serve, do not record.
         return variant
 

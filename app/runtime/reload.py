@@ -29,6 +29,7 @@ from app.config.holder import ConfigHolder
 from app.config.problems import ConfigError
 from app.config.source import directory_document
 from app.settings import Settings
+from app.store.sql.assignments import AssignmentRepository
 from app.store.sql.engine import create_engine, is_postgres, session_factory
 from app.store.sql.migrate import upgrade_async
 from app.store.sql.repos import NOTIFY_CHANNEL, AuditRepository, ConfigRepository, KeyRepository
@@ -54,6 +55,7 @@ class LiveConfig:
         self.key_cache = KeyCacheRefresh(auth, self.keys)
         self.audit = AuditRepository(sessions)
         self.sessions = SessionRepository(sessions)
+        self.assignments = AssignmentRepository(sessions)  # adaptive campaigns' first assignments
         self.holder: ConfigHolder | None = None
         self.database_ok = False
         self.database_error = "not connected yet"

@@ -6,8 +6,9 @@ Every ``FLUSH_INTERVAL_S`` one background task:
 1. **flushes** the assignments made since the last tick, insert-if-absent, and reads back what
    is stored for them: where another replica stored the unit first, the cache adopts that
    variant (the first writer wins);
-2. **loads** every row of an adaptive campaign this process has not loaded yet (all of them at
-   start-up, before the gateway serves; a campaign that becomes adaptive later on its tick);
+2. **loads** every row of an active adaptive campaign this process has not loaded yet (all
+   of them at start-up, before the gateway serves; a campaign activated later on the next
+   tick), and drops the cache of a campaign that is no longer active and adaptive;
 3. **pulls** the rows other replicas added since the last pull, by id. The pull re-reads the
    ids of the last ``LOOKBACK_TICKS`` ticks, so a PostgreSQL transaction that took its ids
    before another's but committed after it is still seen.
@@ -47,7 +48,8 @@ class StickySync:
     ) -> None:
         self.repository = repository
         self.state = state
-        self.adaptive_campaigns = adaptive_campaigns  # ids of the adaptive campaigns configured now
+        # ids (as stored) of the active adaptive campaigns configured now
+        self.adaptive_campaigns = adaptive_campaigns
         self.interval = interval
         self.loaded: set[str] = set()
         self.stored = 0  # first assignments this process stored
@@ -113,7 +115,11 @@ class StickySync:
     async def load(self) -> None:
         if not self._marks:  # pull only what is added from now on: loads cover the past
             self._marks.append(await self.repository.top())
-        for campaign_id in sorted(self.adaptive_campaigns() - self.loaded):
+        wanted = self.adaptive_campaigns()
+        for campaign_id in self.loaded - wanted:  # paused, ended or no longer adaptive
+            self.loaded.discard(campaign_id)
+            self.state.assignments.forget(campaign_id)
+        for campaign_id in sorted(wanted - self.loaded):
             rows = await self.repository.campaign(campaign_id)
             for _, unit, variant in rows:
                 self.state.assignments.adopt(campaign_id, unit, variant)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ import pytest
 from tests.support.analytics import ADMIN_TOKEN, LOGGING_ENV
 from tests.support.experiment_config import GATEWAY
 from tests.support.fake_openai import free_port
-from tests.support.gateway import Gateway
+from tests.support.gateway import REPO, Gateway
 
 HELLO = [{"role": "user", "content": "hi"}]
 SUCCESS = {"a": 0.3, "b": 0.8}  # b is the better variant
@@ -158,6 +160,16 @@ def test_traffic_moves_to_the_better_variant(gw: Gateway, bandit_run: dict[str, 
     if results["allocation_phase"] == "adaptive":
         assert allocation["a"] >= 0.05 - 1e-9  # the floor holds until the decision is final
     assert results["sample_ratio"]["mismatch"] is False
+
+    table = subprocess.run(
+        [sys.executable, "-m", "app.cli", "campaign", "results", "bandit", "--url", gw.url],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert table.returncode == 0, table.stderr
+    assert f"adaptive: allocation {results['allocation_phase']}" in table.stdout
+    assert "sample ratio: not applicable" in table.stdout
 
     metrics = httpx.get(gw.url + "/metrics", timeout=10).text
     gauge = [

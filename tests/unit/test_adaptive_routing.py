@@ -118,3 +118,13 @@ def test_without_state_an_adaptive_campaign_hashes_into_an_equal_split() -> None
     counts = Counter(_choose(snapshot, f"u{i}") for i in range(2000))
     assert counts["a"] / 2000 == pytest.approx(0.5, abs=0.05)
     assert dataclasses.replace(snapshot).campaign_state is None
+
+
+def test_long_units_are_stored_as_a_digest() -> None:
+    state = LiveCampaigns()
+    snapshot = _snapshot(state)
+    unit = "x" * 1000
+    variant = _choose(snapshot, unit)
+    ((_, key),) = state.assignments.pending
+    assert key.startswith("blake2b:") and len(key) <= 300
+    assert _choose(snapshot, unit) == variant
