@@ -25,6 +25,7 @@ from functools import partial
 
 from app.config.functions import CompiledCampaign
 from app.config.holder import ConfigHolder
+from app.config.schema import CampaignConfig
 from app.experiments import anytime
 from app.experiments.results import (
     Rows,
@@ -50,6 +51,7 @@ class Update:
     at: float
     allocation: Allocation
     decision: Decision
+    config: CampaignConfig  # the campaign's settings it was computed for
 
 
 class AdaptiveCampaigns:
@@ -98,7 +100,11 @@ class AdaptiveCampaigns:
         for campaign in self.campaigns():
             interval = campaign.config.update_interval_s
             last = self.updates.get(campaign.id)
-            if last is None or math.floor(now / interval) > math.floor(last.at / interval):
+            if (
+                last is None
+                or last.config != campaign.config  # edited: variants or settings changed
+                or math.floor(now / interval) > math.floor(last.at / interval)
+            ):
                 try:
                     await self.update(campaign, now)
                 except asyncio.CancelledError:
@@ -132,7 +138,7 @@ class AdaptiveCampaigns:
             )
         )
         self.state.set_allocation(campaign.id, allocation.shares, allocation.phase)
-        update = Update(now, allocation, decision)
+        update = Update(now, allocation, decision, campaign.config)
         self.updates[campaign.id] = update
         if (
             self.promote is not None
