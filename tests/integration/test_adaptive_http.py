@@ -25,6 +25,7 @@ from tests.support.analytics import ADMIN_TOKEN, LOGGING_ENV
 from tests.support.experiment_config import GATEWAY
 from tests.support.fake_openai import free_port
 from tests.support.gateway import REPO, Gateway
+from tests.support.run_async import run_async
 
 HELLO = [{"role": "user", "content": "hi"}]
 SUCCESS = {"a": 0.3, "b": 0.8}  # b is the better variant
@@ -141,7 +142,7 @@ def bandit_run(gw: Gateway) -> dict[str, Any]:
                 )
             return {"early": early, "waves": waves}
 
-    outcome = asyncio.run(run())
+    outcome = run_async(run())
     outcome["seconds"] = time.monotonic() - started
     return outcome
 
@@ -206,12 +207,12 @@ def test_sessions_keep_their_first_variant(gw: Gateway, bandit_run: dict[str, An
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             return await _serve(client, "bandit", list(first), None)
 
-    assert asyncio.run(again(gw)) == first
+    assert run_async(again(gw)) == first
 
     gw.stop()
     gw.port = free_port()
     gw.start()  # same config store and ClickHouse, a new process
-    assert asyncio.run(again(gw)) == first
+    assert run_async(again(gw)) == first
     allocation = {v["variant"]: v["allocation"] for v in _results(gw, "bandit")["variants"]}
     assert allocation["b"] >= 0.8  # recomputed from ClickHouse before serving
 
@@ -231,7 +232,7 @@ def test_promote_writes_a_config_version(gw: Gateway) -> None:
                     break
         return served
 
-    old = asyncio.run(run())
+    old = run_async(run())
     results = _results(gw, "promo")
     print(f"promoted after {len(old)} sessions: {results['decision']['reason']}")
     assert results["allocation_phase"] == "promoted", results["decision"]
@@ -252,6 +253,6 @@ def test_promote_writes_a_config_version(gw: Gateway) -> None:
             sample = dict(list(old.items())[:100])
             return new, await _serve(client, "promo", list(sample), None)
 
-    new, again = asyncio.run(more())
+    new, again = run_async(more())
     assert set(new.values()) == {"b"}  # every new unit goes to the winner
     assert again == dict(list(old.items())[:100])  # the others keep their first variant

@@ -4,7 +4,6 @@ the pull, and a restart starts from the stored rows."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from app.store.sql.assignments import AssignmentRepository
 from app.store.sql.engine import create_engine, session_factory
 from app.store.sql.migrate import upgrade
 from tests.support import postgres
+from tests.support.run_async import run_async
 
 CAMPAIGN = "campaign-1"
 
@@ -89,7 +89,7 @@ def test_replicas_converge_first_writer_wins(database_url: str) -> None:
             await one.close()
             await two.close()
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_pending_assignments_survive_a_failed_flush(database_url: str, tmp_path: Path) -> None:
@@ -112,4 +112,4 @@ def test_pending_assignments_survive_a_failed_flush(database_url: str, tmp_path:
         assert await real.campaign(CAMPAIGN) == [(CAMPAIGN, "u1", "b")]
         await replica.close()
 
-    asyncio.run(run())
+    run_async(run())

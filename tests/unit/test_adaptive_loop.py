@@ -3,7 +3,6 @@ promotion, wall-clock alignment, and updates on config edits."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from app.config.compile import build_snapshot
@@ -12,6 +11,7 @@ from app.config.holder import ConfigHolder
 from app.experiments.adaptive import AdaptiveCampaigns
 from app.experiments.results import _STATS_COLUMNS
 from app.routing.adaptive import LiveCampaigns
+from tests.support.run_async import run_async
 
 
 def _document(**campaign: Any) -> dict[str, Any]:
@@ -90,20 +90,20 @@ def test_phases_follow_the_data() -> None:
     loop, rows, state, promoted, _ = _loop()
     campaign = _campaign(loop)
     rows.stats = [_row("a", 10, 0.3), _row("b", 10, 0.8)]
-    update = asyncio.run(loop.update(campaign))
+    update = run_async(loop.update(campaign))
     assert update.allocation.phase == "equal_split" and state.shares(campaign) == {
         "a": 0.5,
         "b": 0.5,
     }
 
     rows.stats = [_row("a", 40, 0.30), _row("b", 40, 0.35, **CLOSE)]
-    update = asyncio.run(loop.update(campaign))
+    update = run_async(loop.update(campaign))
     assert update.decision.status == "continue"
     assert state.phase(campaign) == "adaptive"
     assert state.shares(campaign)["a"] >= 0.05 and state.shares(campaign)["b"] > 0.5
 
     rows.stats = [_row("a", 100, 0.3), _row("b", 100, 0.8, **CLEAR)]
-    update = asyncio.run(loop.update(campaign))
+    update = run_async(loop.update(campaign))
     assert update.decision.status == "winner" and update.decision.variant == "b"
     assert state.phase(campaign) == "final" and state.shares(campaign)["b"] == 1.0
     assert promoted == []  # on_decision = "hold"
@@ -113,13 +113,13 @@ def test_phases_follow_the_data() -> None:
 def test_promote_on_a_winner_only_once() -> None:
     loop, rows, state, promoted, _ = _loop(on_decision="promote")
     rows.stats = [_row("a", 100, 0.3), _row("b", 100, 0.8, **CLEAR)]
-    asyncio.run(loop.update(_campaign(loop)))
+    run_async(loop.update(_campaign(loop)))
     assert promoted == [("bandit", "b")]
     # once the config says so, nothing more is written and new units all go to b
     loop.config.swap(
         build_snapshot(_document(on_decision="promote", promoted="b"), campaign_state=state)
     )
-    asyncio.run(loop.update(_campaign(loop)))
+    run_async(loop.update(_campaign(loop)))
     assert promoted == [("bandit", "b")]
     assert state.phase(_campaign(loop)) == "promoted"
 
@@ -127,16 +127,16 @@ def test_promote_on_a_winner_only_once() -> None:
 def test_updates_are_aligned_to_the_interval_and_follow_edits() -> None:
     loop, rows, _, _, clock = _loop()
     rows.stats = [_row("a", 40, 0.30), _row("b", 40, 0.35, **CLOSE)]
-    asyncio.run(loop.update_due())
+    run_async(loop.update_due())
     assert rows.calls == 1
     clock[0] = 1009.5  # same 10-second slot
-    wait = asyncio.run(loop.update_due())
+    wait = run_async(loop.update_due())
     assert rows.calls == 1 and abs(wait - 0.5) < 1e-9
     clock[0] = 1010.0  # next slot
-    asyncio.run(loop.update_due())
+    run_async(loop.update_due())
     assert rows.calls == 2
     loop.config.swap(build_snapshot(_document(min_share=0.2), campaign_state=loop.state))
-    asyncio.run(loop.update_due())  # an edit is applied at once
+    run_async(loop.update_due())  # an edit is applied at once
     assert rows.calls == 3
     assert min(loop.state.shares(_campaign(loop)).values()) >= 0.2
 
@@ -144,7 +144,7 @@ def test_updates_are_aligned_to_the_interval_and_follow_edits() -> None:
 def test_clickhouse_failure_keeps_the_last_allocation() -> None:
     loop, rows, state, _, clock = _loop()
     rows.stats = [_row("a", 40, 0.30), _row("b", 40, 0.35, **CLOSE)]
-    asyncio.run(loop.update_due())
+    run_async(loop.update_due())
     before = state.shares(_campaign(loop))
 
     async def down(query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -152,5 +152,5 @@ def test_clickhouse_failure_keeps_the_last_allocation() -> None:
 
     loop.rows = down
     clock[0] += 10
-    asyncio.run(loop.update_due())
+    run_async(loop.update_due())
     assert state.shares(_campaign(loop)) == before
