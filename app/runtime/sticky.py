@@ -57,20 +57,27 @@ class StickySync:
         self._marks: deque[int] = deque(maxlen=LOOKBACK_TICKS)
         self._task: asyncio.Task[None] | None = None
         assignments = state.assignments
-        for name, help, read in (
-            ("switchyard_sticky_cached", "First assignments cached", assignments.size),
-            (
+        for metric in (
+            Gauge("switchyard_sticky_cached", "First assignments cached", assignments.size),
+            Gauge(
                 "switchyard_sticky_pending",
                 "First assignments not stored yet",
                 lambda: len(assignments.pending),
             ),
-            (
+            Gauge(
                 "switchyard_sticky_conflicts_total",
-                "First assignments another replica stored differently (this one adopted the stored one)",
+                "First assignments another replica had stored differently (adopted)",
                 lambda: assignments.conflicts,
+                "counter",
+            ),
+            Gauge(
+                "switchyard_sticky_dropped_total",
+                "First assignments dropped unstored (queue full while the store was down)",
+                lambda: self.dropped,
+                "counter",
             ),
         ):
-            REGISTRY.add(Gauge(name, help, read, "counter" if name.endswith("_total") else "gauge"))
+            REGISTRY.add(metric)
 
     async def start(self) -> None:
         """One tick before serving (the cache starts warm), then the loop."""
