@@ -21,6 +21,7 @@ import pytest
 
 from app.config.functions import WeightTable
 from app.routing.variants import unit_fraction
+from tests.support.adaptive_config import adaptive_function
 from tests.support.analytics import ADMIN_TOKEN, LOGGING_ENV
 from tests.support.experiment_config import GATEWAY
 from tests.support.fake_openai import free_port
@@ -30,41 +31,12 @@ from tests.support.run_async import run_async
 HELLO = [{"role": "user", "content": "hi"}]
 SUCCESS = {"a": 0.3, "b": 0.8}  # b is the better variant
 
-BANDIT = """
-[variants.a]
-model = "m"
-
-[variants.b]
-model = "m"
-
-[campaigns.bandit]
-type = "adaptive"
-variants = { a = 1, b = 1 }
-sticky_by = "session_id"
-metric = "success"
-status = "active"
-update_interval_s = 1
-min_share = 0.05
-min_samples_per_variant = 20
-on_decision = "hold"
-"""
-
-PROMO = """
-[variants.a]
-model = "m"
-
-[variants.b]
-model = "m"
-
-[campaigns.promo]
-type = "adaptive"
-variants = { a = 1, b = 1 }
-metric = "success"
-update_interval_s = 1
-min_share = 0.3
-min_samples_per_variant = 30
-on_decision = "promote"
-"""
+BANDIT = adaptive_function(
+    "bandit", update_interval_s=1, min_share=0.05, min_samples_per_variant=20
+)
+PROMO = adaptive_function(
+    "promo", update_interval_s=1, min_share=0.3, min_samples_per_variant=30, on_decision="promote"
+)
 
 
 @pytest.fixture(scope="module")

@@ -21,25 +21,13 @@ import pytest
 from app.config.functions import WeightTable
 from app.routing.variants import unit_fraction
 from tests.support import postgres
+from tests.support.adaptive_config import adaptive_function
 from tests.support.analytics import LOGGING_ENV
 from tests.support.experiment_config import GATEWAY
 from tests.support.gateway import Gateway
 from tests.support.run_async import run_async
 
-BANDIT = """
-[variants.a]
-model = "m"
-
-[variants.b]
-model = "m"
-
-[campaigns.bandit]
-type = "adaptive"
-variants = { a = 1, b = 1 }
-metric = "success"
-update_interval_s = 1
-min_samples_per_variant = 10
-"""
+BANDIT = adaptive_function("bandit", update_interval_s=1, min_samples_per_variant=10)
 HELLO = [{"role": "user", "content": "hi"}]
 
 

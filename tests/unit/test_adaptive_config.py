@@ -11,41 +11,15 @@ from typing import Any
 import pytest
 
 from app.config.compile import build_snapshot, validate_document
+from tests.support.adaptive_config import adaptive_document, adaptive_function
+from tests.support.experiment_config import GATEWAY
 from tests.support.gateway import REPO
-
-GATEWAY = """
-[providers.instant]
-type = "dummy"
-
-[models.m]
-routing = [{ provider = "instant", name = "m" }]
-
-[metrics.success]
-type = "boolean"
-
-[metrics.note]
-type = "comment"
-"""
 
 KEY = "functions.bot.campaigns.bandit"
 
 
 def _document(**campaign: Any) -> dict[str, Any]:
-    variants = campaign.pop("arms", {"a": 1, "b": 1, "c": 1})
-    return {
-        "providers": {"instant": {"type": "dummy"}},
-        "models": {"m": {"routing": [{"provider": "instant", "name": "m"}]}},
-        "metrics": {"success": {"type": "boolean"}, "note": {"type": "comment"}},
-        "functions": {
-            "bot": {
-                "variants": {v: {"model": "m"} for v in ("a", "b", "c")},
-                "campaigns": {
-                    "bandit": {"type": "adaptive", "variants": variants, "metric": "success"}
-                    | campaign
-                },
-            }
-        },
-    }
+    return adaptive_document(("a", "b", "c"), **campaign)
 
 
 def _problems(**campaign: Any) -> dict[str, str]:
@@ -116,20 +90,7 @@ def test_cli_names_file_and_key(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
     (tmp_path / "gateway.toml").write_text(GATEWAY)
     (tmp_path / "functions" / "bot.toml").write_text(
-        """
-[variants.a]
-model = "m"
-
-[variants.b]
-model = "m"
-
-[campaigns.bandit]
-type = "adaptive"
-variants = { a = 1, b = 1 }
-metric = "success"
-min_share = 0.6
-update_interval_s = 0
-"""
+        adaptive_function("bandit", min_share=0.6, update_interval_s=0)
     )
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", "config", "validate", str(tmp_path)],

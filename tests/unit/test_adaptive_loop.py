@@ -11,29 +11,12 @@ from app.config.holder import ConfigHolder
 from app.experiments.adaptive import AdaptiveCampaigns
 from app.experiments.results import _STATS_COLUMNS
 from app.routing.adaptive import LiveCampaigns
+from tests.support.adaptive_config import adaptive_document
 from tests.support.run_async import run_async
 
 
 def _document(**campaign: Any) -> dict[str, Any]:
-    return {
-        "providers": {"instant": {"type": "dummy"}},
-        "models": {"m": {"routing": [{"provider": "instant", "name": "m"}]}},
-        "metrics": {"success": {"type": "boolean"}},
-        "functions": {
-            "bot": {
-                "variants": {"a": {"model": "m"}, "b": {"model": "m"}},
-                "campaigns": {
-                    "bandit": {
-                        "type": "adaptive",
-                        "variants": {"a": 1, "b": 1},
-                        "metric": "success",
-                        "update_interval_s": 10,
-                    }
-                    | campaign
-                },
-            }
-        },
-    }
+    return adaptive_document(**({"update_interval_s": 10} | campaign))
 
 
 def _row(variant: str, n: int, mean: float, **figures: float) -> tuple[Any, ...]:

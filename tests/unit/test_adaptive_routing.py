@@ -12,27 +12,11 @@ import pytest
 from app.config.compile import Snapshot, build_snapshot
 from app.routing.adaptive import LiveCampaigns
 from app.routing.variants import choose_variant
+from tests.support.adaptive_config import adaptive_document
 
 
 def _snapshot(state: LiveCampaigns | None, **campaign: Any) -> Snapshot:
-    document = {
-        "providers": {"instant": {"type": "dummy"}},
-        "models": {"m": {"routing": [{"provider": "instant", "name": "m"}]}},
-        "metrics": {"success": {"type": "boolean"}},
-        "functions": {
-            "bot": {
-                "variants": {"a": {"model": "m"}, "b": {"model": "m"}},
-                "campaigns": {
-                    "bandit": {
-                        "type": "adaptive",
-                        "variants": {"a": 1, "b": 1},
-                        "metric": "success",
-                    }
-                    | campaign
-                },
-            }
-        },
-    }
+    document = adaptive_document(**campaign)
     return build_snapshot(document, campaign_state=state)
 
 
