@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
@@ -27,6 +28,7 @@ from app.auth.service import AuthService
 from app.console.context import ConsoleContext
 from app.console.routes import console_router, install_console
 from app.console.session import ConsoleSessions
+from app.experiments.adaptive import AdaptiveCampaigns
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
 from app.inference.metrics import InferenceMetrics, MeteredRecorder
@@ -34,8 +36,10 @@ from app.inference.service import InferenceService
 from app.providers.http import HttpPool
 from app.providers.registry import Providers
 from app.readiness import Readiness
-from app.runtime.admin import ConfigAdmin
+from app.routing.adaptive import LiveCampaigns, stored_campaign_ids
+from app.runtime.admin import ConfigAdmin, promote_winner
 from app.runtime.reload import LiveConfig
+from app.runtime.sticky import StickySync
 from app.settings import Settings
 from app.store.recorder import ClickHouseRecorder, open_recorder
 
@@ -73,7 +77,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         readiness = Readiness()
         inference_metrics = InferenceMetrics()
         auth = AuthService(require_auth=settings.require_auth, admin_token=settings.admin_token)
-        live = LiveConfig(settings, auth)
+        campaign_state = LiveCampaigns()
+        live = LiveConfig(settings, auth, campaign_state)
         config = await live.start()
         readiness.add("config_store", live.probe)
         if not auth.enabled:
@@ -100,10 +105,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             install(app.state, services)
             install_console(app.state, console_context(services, live, recorder))
+            sticky = StickySync(
+                live.assignments, campaign_state, lambda: stored_campaign_ids(config.current)
+            )
+            adaptive = AdaptiveCampaigns(
+                config,
+                recorder.reader.rows,
+                campaign_state,
+                partial(promote_winner, services.config_admin),
+            )
+            await sticky.start()
+            await adaptive.start()
             log.info("serving config version %d", config.current.version)
             try:
                 yield
             finally:
+                await adaptive.stop()
+                await sticky.stop()
                 await live.stop()
                 await pool.close()
 

@@ -107,6 +107,26 @@ class Gauge(_Family):
         yield f"{self.name} {_number(self.read())}"
 
 
+class LabelledGauge(_Family):
+    """Gauges read when scraped, one series per label tuple the callback returns (the
+    allocation of each adaptive campaign's variants, ...)."""
+
+    kind = "gauge"
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labels: tuple[str, ...],
+        read: Callable[[], dict[LabelValues, float]],
+    ) -> None:
+        self.name, self.help, self.label_names, self.read = name, help, labels, read
+
+    def samples(self) -> Iterable[str]:
+        for labels, value in self.read().items():
+            yield f"{self.name}{_labels(self.label_names, labels)} {_number(value)}"
+
+
 T = TypeVar("T")
 
 

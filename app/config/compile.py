@@ -9,12 +9,14 @@ schemas, typed parameters) and the compiled function types are in :mod:`app.conf
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from app.config.functions import (
     REQUEST_PARAMS,
+    CampaignState,
     CompiledCampaign,
     CompiledFunction,
     CompiledVariant,
@@ -70,6 +72,9 @@ class Snapshot:
     functions: dict[str, CompiledFunction]
     metrics: dict[str, MetricConfig]
     campaigns_by_id: dict[str, CompiledCampaign]
+    # The process's live adaptive-campaign state (allocations, first assignments); it outlives
+    # config versions, so every snapshot the live config builds points at the same one.
+    campaign_state: CampaignState | None = None
 
     def model_routes(self, name: str) -> tuple[Route, ...] | None:
         return resolve_model_reference(name, self.models, self.providers)
@@ -119,6 +124,7 @@ def build_snapshot(
     *,
     sources: Sources | None = None,
     version: int = 0,
+    campaign_state: CampaignState | None = None,
 ) -> Snapshot:
     """Validate and compile; raises :class:`ConfigError` listing every problem found."""
     builder = _Builder(document, sources or Sources())
@@ -126,6 +132,8 @@ def build_snapshot(
     if builder.problems:
         raise ConfigError(builder.problems)
     assert snapshot is not None
+    if campaign_state is not None:
+        snapshot = dataclasses.replace(snapshot, campaign_state=campaign_state)
     return snapshot
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jsonschema_rs
 import msgspec
@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 # Operational guardrails every campaign can watch without declaring a metric.
 BUILTIN_GUARDRAILS = frozenset({"error_rate", "p95_latency_ms", "tokens"})
 CAMPAIGN_NAMESPACE = uuid.UUID("6f1c3a52-8c1e-4c55-9a57-0d3b0c7e2a11")
+# Campaign settings that only mean something for type = "adaptive".
+ADAPTIVE_SETTINGS = (
+    "update_interval_s",
+    "min_share",
+    "min_samples_per_variant",
+    "on_decision",
+    "promoted",
+)
+_FIXED_DEFAULTS = CampaignConfig(variants={})
 # Request parameters a variant's extra_body may set as defaults (the rest is sent as is).
 REQUEST_PARAMS = frozenset(OPENAI_PARAMS + VLLM_PARAMS)
 
@@ -88,6 +97,30 @@ class CompiledCampaign:
     @property
     def active(self) -> bool:
         return self.config.status == "active"
+
+    @property
+    def adaptive(self) -> bool:
+        return self.config.type == "adaptive"
+
+
+class CampaignState(Protocol):
+    """What a running gateway knows about its adaptive campaigns beyond the config version: the
+    allocation in use (recomputed from ClickHouse) and the variant each unit first got
+    (:class:`app.routing.adaptive.LiveCampaigns`). A snapshot built by the live config carries
+    it; one built elsewhere (validation, tests) has none and adaptive campaigns then hash
+    into an equal split, statelessly."""
+
+    def choose(self, campaign: CompiledCampaign, unit: str | None) -> str:
+        """The variant for ``unit`` (a random draw from the allocation when there is none)."""
+        ...
+
+    def shares(self, campaign: CompiledCampaign) -> dict[str, float]:
+        """The share of new units each variant of the campaign gets now."""
+        ...
+
+    def phase(self, campaign: CompiledCampaign) -> str:
+        """Why: equal_split, adaptive, final or promoted (docs/experiments.md)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,13 +205,55 @@ class FunctionChecks(ProblemLog):
         for guardrail in config.guardrails:
             if guardrail not in metrics and guardrail not in BUILTIN_GUARDRAILS:
                 self.problem(f"{ckey}.guardrails", f"unknown metric '{guardrail}'")
+        if config.type == "adaptive":
+            self.check_adaptive(ckey, config, metrics)
+        else:
+            for name in ADAPTIVE_SETTINGS:
+                if getattr(config, name) != getattr(_FIXED_DEFAULTS, name):
+                    self.problem(
+                        f"{ckey}.{name}", 'only applies to adaptive campaigns (type = "adaptive")'
+                    )
         campaign_id = config.id or str(uuid.uuid5(CAMPAIGN_NAMESPACE, f"{function}/{key}"))
+        weights = config.variants
+        if config.type == "adaptive":  # stateless fallback: an equal split, or the winner
+            weights = {v: float(config.promoted in (None, v)) for v in config.variants}
         table = (
-            WeightTable.from_weights(config.variants)
-            if sum(config.variants.values()) > 0
-            else WeightTable((), ())
+            WeightTable.from_weights(weights) if sum(weights.values()) > 0 else WeightTable((), ())
         )
         return CompiledCampaign(key, campaign_id, function, config, table)
+
+    def check_adaptive(
+        self, ckey: str, config: CampaignConfig, metrics: dict[str, MetricConfig]
+    ) -> None:
+        """Settings an adaptive campaign cannot work with, each named by its key."""
+        arms = len(config.variants)
+        if arms < 2:
+            self.problem(f"{ckey}.variants", "an adaptive campaign needs at least two variants")
+        for variant, weight in config.variants.items():
+            if weight <= 0:
+                self.problem(
+                    f"{ckey}.variants.{variant}",
+                    "weight 0 in an adaptive campaign: remove the variant instead (adaptive "
+                    "campaigns start from an equal split, weights only have to be positive)",
+                )
+        if arms and config.min_share * arms > 1:
+            self.problem(
+                f"{ckey}.min_share",
+                f"min_share {config.min_share:g} x {arms} variants is more than all the traffic"
+                f" (at most {1 / arms:.4g})",
+            )
+        if config.metric is None:
+            self.problem(f"{ckey}.metric", "an adaptive campaign needs a metric to adapt to")
+        elif config.metric in metrics and metrics[config.metric].type not in ("boolean", "float"):
+            self.problem(
+                f"{ckey}.metric",
+                f"an adaptive campaign needs a boolean or float metric, "
+                f"'{config.metric}' is a {metrics[config.metric].type}",
+            )
+        if config.promoted is not None and config.promoted not in config.variants:
+            self.problem(
+                f"{ckey}.promoted", f"'{config.promoted}' is not a variant of the campaign"
+            )
 
     def compile_schema(self, schema: dict[str, Any] | None, key: str) -> Any:
         if schema is None:

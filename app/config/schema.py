@@ -167,6 +167,16 @@ class CampaignConfig(_Config, frozen=True):
     id: str | None = None  # stable id clients may send as ab_campaign; derived when absent
     description: str = ""
     alpha: Annotated[float, Meta(gt=0, lt=1)] = 0.05  # error rate of results (docs/experiments.md)
+    # Adaptive campaigns (docs/experiments.md, "Adaptive campaigns"): traffic follows the
+    # probability that each variant is best. The settings below only apply to them.
+    type: Literal["fixed", "adaptive"] = "fixed"
+    update_interval_s: Positive = 60  # how often the allocation is recomputed from ClickHouse
+    min_share: Annotated[float, Meta(ge=0, lt=1)] = 0.05  # floor per variant until a decision
+    min_samples_per_variant: Annotated[int, Meta(ge=1)] = 30  # equal split until each has these
+    on_decision: Literal["hold", "promote"] = "hold"
+    # Set by the gateway (a config version authored "switchyard") when on_decision = "promote"
+    # and the decision names a winner: every new unit then goes to this variant.
+    promoted: str | None = None
 
 
 class ToolConfig(_Config, frozen=True):

@@ -75,6 +75,11 @@ def format_results(results: CampaignResults) -> str:
     decision = results.decision
     lines = [
         header,
+        *(
+            [f"adaptive: allocation {results.allocation_phase} (docs/experiments.md)"]
+            if results.type == "adaptive"
+            else []
+        ),
         f"decision: {decision.status}"
         + (f" ({decision.variant})" if decision.variant else "")
         + f": {decision.reason}",
@@ -91,9 +96,14 @@ def format_results(results: CampaignResults) -> str:
         if srm.mismatch
         else "ok"
     )
+    ratio = (
+        f"sample ratio: {srm.test}"
+        if srm.p_value is None and results.type == "adaptive"
+        else f"sample ratio: chi2 {_fmt(srm.chi2)}, df {srm.df}, p {_fmt(srm.p_value, 3)}: {verdict}"
+    )
     lines += [
         "",
-        f"sample ratio: chi2 {_fmt(srm.chi2)}, df {srm.df}, p {_fmt(srm.p_value, 3)}: {verdict}",
+        ratio,
         f"always-valid p and confidence sequence (of the difference from the control, at "
         f"alpha {results.alpha:g}): valid however often you look",
         "(fixed): valid only for one look at a sample size fixed in advance",

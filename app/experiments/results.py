@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app.config.compile import Snapshot
 from app.config.functions import CompiledCampaign
 from app.config.holder import ConfigHolder
 from app.config.schema import MetricConfig
@@ -26,6 +27,7 @@ from app.experiments.schema import (
 )
 from app.experiments.timeline import timeline_points
 
+ADAPTIVE_SRM = "not applicable: an adaptive campaign's allocation moves with the data"
 SRM_ALPHA = 0.001  # the usual SRM threshold: a mismatch this unlikely means broken assignment
 DRAWS = 20_000
 
@@ -101,9 +103,15 @@ class CampaignResultsService:
             if name in snapshot.metrics and snapshot.metrics[name].type in ("boolean", "float")
         }
         weights = campaign.config.variants
-        srm_rows = await self._rows(sql.SRM, {**params, "weights": [weights[v] for v in variants]})
-        sample_ratio = _sample_ratio(srm_rows, len(variants))
-        allocation = anytime.allocation(weights, campaign.active)
+        if campaign.adaptive:
+            # The allocation moves with the data, so units are not expected in any fixed ratio.
+            sample_ratio = SampleRatio(None, len(variants) - 1, None, False, ADAPTIVE_SRM)
+        else:
+            srm_rows = await self._rows(
+                sql.SRM, {**params, "weights": [weights[v] for v in variants]}
+            )
+            sample_ratio = _sample_ratio(srm_rows, len(variants))
+        allocation, phase = self._allocation(snapshot, campaign)
 
         results = []
         for variant in variants:
@@ -146,7 +154,7 @@ class CampaignResultsService:
                     equivalence_margin=finite(stat.get("equivalence_margin")),
                 )
             )
-        comparisons = [_comparison(r, stats, control) for r in results if not r.is_control]
+        comparisons = [comparison_from_stats(v, stats, control) for v in variants[1:]]
         return CampaignResults(
             campaign=campaign.key,
             campaign_id=campaign.id,
@@ -166,7 +174,25 @@ class CampaignResultsService:
                 comparisons, control, metric.optimize, alpha, sample_ratio.mismatch
             ),
             anytime_method=anytime.METHOD,
+            type=campaign.config.type,
+            allocation_phase=phase,
         )
+
+    @staticmethod
+    def _allocation(
+        snapshot: Snapshot, campaign: CompiledCampaign
+    ) -> tuple[dict[str, float], str | None]:
+        """The shares the gateway assigns new units now, and for an adaptive campaign the
+        phase of its allocation (docs/experiments.md, "Adaptive campaigns")."""
+        weights = campaign.config.variants
+        if not campaign.adaptive:
+            return anytime.allocation(weights, campaign.active), None
+        if not campaign.active:
+            return dict.fromkeys(weights, 0.0), "inactive"
+        state = snapshot.campaign_state
+        if state is None:
+            return anytime.allocation(dict.fromkeys(weights, 1.0), True), "equal_split"
+        return state.shares(campaign), state.phase(campaign)
 
     async def timeline(
         self, key: str, metric_name: str | None, function: str | None, bucket: str
@@ -198,26 +224,34 @@ class CampaignResultsService:
     async def _stats(
         self, params: dict[str, Any], metric: MetricConfig
     ) -> dict[str, dict[str, Any]]:
-        rows = await self._rows(
-            sql.stats_query(metric.level),
-            {**params, "is_boolean": int(metric.type == "boolean")},
-        )
-        return {row[0]: dict(zip(_STATS_COLUMNS, row, strict=True)) for row in rows}
+        return await stats_by_variant(self._rows, params, metric)
 
 
-def _comparison(
-    result: VariantResult, stats: dict[str, dict[str, Any]], control: str
+async def stats_by_variant(
+    rows: Rows, params: dict[str, Any], metric: MetricConfig
+) -> dict[str, dict[str, Any]]:
+    """``STATS`` for a metric: per variant, a dict of ``_STATS_COLUMNS``."""
+    found = await rows(
+        sql.stats_query(metric.level), {**params, "is_boolean": int(metric.type == "boolean")}
+    )
+    return {row[0]: dict(zip(_STATS_COLUMNS, row, strict=True)) for row in found}
+
+
+def comparison_from_stats(
+    variant: str, stats: dict[str, dict[str, Any]], control: str
 ) -> anytime.Comparison:
-    sequence = result.confidence_sequence
+    """One non-control variant against the control, from ``stats_by_variant``."""
+    stat = stats.get(variant) or {}
+    sequence = interval(stat.get("cs_low"), stat.get("cs_high"))
     return anytime.Comparison(
-        variant=result.variant,
-        n=result.feedback_count,
+        variant=variant,
+        n=stat.get("n", 0),
         control_n=stats[control]["n"] if control in stats else 0,
-        difference=result.lift_abs,
-        p_value=result.always_valid_p_value,
+        difference=finite(stat.get("lift_abs")),
+        p_value=finite(stat.get("always_valid_p_value")),
         low=sequence[0] if sequence else None,
         high=sequence[1] if sequence else None,
-        margin=result.equivalence_margin,
+        margin=finite(stat.get("equivalence_margin")),
     )
 
 

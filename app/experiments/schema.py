@@ -89,6 +89,9 @@ class CampaignResults(msgspec.Struct):
     decision: Decision
     anytime_method: str
     fixed_horizon: str = FIXED_HORIZON_NOTE
+    type: str = "fixed"  # the campaign's type: fixed | adaptive
+    # adaptive campaigns: equal_split | adaptive | final | promoted | inactive (docs/experiments.md)
+    allocation_phase: str | None = None
 
 
 class TimelinePoint(msgspec.Struct):

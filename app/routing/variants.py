@@ -1,9 +1,13 @@
 """Variant choice (docs/experiments.md): pinned → ``ab_campaign`` → the active campaign → weights.
 
-Sticky assignment hashes the unit id with the campaign key into [0, 1) and maps it onto the
-cumulative weights. Nothing is stored: every replica, before and after a restart, computes
-the same variant for the same unit. Changing weights moves only the units whose hash falls
-in the slice of the line that changed owner.
+Sticky assignment in a fixed campaign hashes the unit id with the campaign key into [0, 1)
+and maps it onto the cumulative weights. Nothing is stored: every replica, before and after a
+restart, computes the same variant for the same unit. Changing weights moves only the units
+whose hash falls in the slice of the line that changed owner.
+
+Adaptive campaigns move their weights all the time, so their units' first assignments are
+remembered: the snapshot's ``campaign_state`` (:mod:`app.routing.adaptive`) decides. A
+snapshot without one (built outside a running gateway) hashes into an equal split.
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ def choose_variant(
     )
     if campaign is not None:
         unit = units.get(campaign.config.sticky_by)
+        if campaign.adaptive and snapshot.campaign_state is not None:
+            name = snapshot.campaign_state.choose(campaign, unit)
+            return Assignment(function.variants[name], campaign, unit)
         fraction = unit_fraction(campaign.key, unit) if unit else random.random()
         return Assignment(function.variants[campaign.table.pick(fraction)], campaign, unit)
 

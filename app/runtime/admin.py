@@ -8,17 +8,20 @@ as ``("functions", "support-bot", "variants", "concise")``.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
 
 from app.config.compile import validate_document
+from app.config.functions import CompiledCampaign
 from app.errors import Conflict, GatewayError, InvalidRequest, NotFound, Unavailable
 from app.runtime.reload import LiveConfig
 from app.store.sql.repos import StaleVersion, VersionInfo
 
 T = TypeVar("T")
+log = logging.getLogger("switchyard.config")
 Document = dict[str, Any]
 Path = tuple[str, ...]
 
@@ -105,6 +108,46 @@ class ConfigAdmin:
                 " config. Retry later.",
                 code="config_store_unavailable",
             ) from None
+
+
+# The author of config versions the gateway writes itself (adaptive campaigns' promotions).
+GATEWAY_AUTHOR = "switchyard"
+
+
+class _Unchanged(Exception):
+    """The edit is already in the current version (another replica wrote it first)."""
+
+
+async def promote_winner(
+    admin: ConfigAdmin, campaign: CompiledCampaign, variant: str, reason: str
+) -> VersionInfo | None:
+    """Set an adaptive campaign's ``promoted`` variant (``on_decision = "promote"``): a config
+    version authored ``switchyard``. None when it is already promoted, or when another edit
+    landed at the same time (the next update retries)."""
+
+    def mutate(document: Document) -> None:
+        node = _get(document, ("functions", campaign.function, "campaigns", campaign.key))
+        if not isinstance(node, dict) or node.get("promoted") == variant:
+            raise _Unchanged
+        node["promoted"] = variant
+
+    try:
+        version = await admin.write(
+            mutate,
+            author=GATEWAY_AUTHOR,
+            comment=f"campaign {campaign.key}: promote the winner '{variant}' ({reason})"[:2000],
+            if_match=None,
+            target=f"functions.{campaign.function}.campaigns.{campaign.key}",
+        )
+    except (_Unchanged, Conflict, NotFound):
+        return None
+    log.info(
+        "campaign %s: promoted the winner %s in config version %d",
+        campaign.key,
+        variant,
+        version.version,
+    )
+    return version
 
 
 def check(document: Document) -> None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -22,10 +24,12 @@ from sqlalchemy.engine import make_url
 from app.auth.refresh import KeyCacheRefresh
 from app.auth.service import AuthService
 from app.config.compile import Snapshot, build_snapshot
+from app.config.functions import CampaignState
 from app.config.holder import ConfigHolder
 from app.config.problems import ConfigError
 from app.config.source import directory_document
 from app.settings import Settings
+from app.store.sql.assignments import AssignmentRepository
 from app.store.sql.engine import create_engine, is_postgres, session_factory
 from app.store.sql.migrate import upgrade_async
 from app.store.sql.repos import (
@@ -44,8 +48,11 @@ BOOTSTRAP_AUTHOR = "bootstrap"
 
 
 class LiveConfig:
-    def __init__(self, settings: Settings, auth: AuthService) -> None:
+    def __init__(
+        self, settings: Settings, auth: AuthService, campaign_state: CampaignState | None = None
+    ) -> None:
         self.settings = settings
+        self.campaign_state = campaign_state  # shared by every snapshot this process builds
         self.database_url = settings.resolved_database_url
         self.engine = create_engine(self.database_url)
         sessions = session_factory(self.engine)
@@ -55,6 +62,7 @@ class LiveConfig:
         self.key_cache = KeyCacheRefresh(auth, self.keys, self.spend)
         self.audit = AuditRepository(sessions)
         self.sessions = SessionRepository(sessions)
+        self.assignments = AssignmentRepository(sessions)  # adaptive campaigns' first assignments
         self.holder: ConfigHolder | None = None
         self.database_ok = False
         self.database_error = "not connected yet"
@@ -75,6 +83,7 @@ class LiveConfig:
                 self.settings.config_dir,
             )
             _, snapshot = directory_document(self.settings.config_dir)
+            snapshot = dataclasses.replace(snapshot, campaign_state=self.campaign_state)
         self.holder = ConfigHolder(snapshot)
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="config-poll"))
         if is_postgres(self.database_url):
@@ -133,15 +142,20 @@ class LiveConfig:
             )
             stored = (info, document)
         info, document = stored
-        snapshot = await asyncio.to_thread(build_snapshot, document, version=info.version)
+        snapshot = await self._compile(document, info.version)
         await self.key_cache.reload()
         self.mark_up()
         return snapshot
 
+    async def _compile(self, document: dict[str, Any], version: int) -> Snapshot:
+        return await asyncio.to_thread(
+            partial(build_snapshot, version=version, campaign_state=self.campaign_state), document
+        )
+
     async def _swap_to(self, version: int, document: dict[str, Any]) -> None:
         assert self.holder is not None
         try:
-            snapshot = await asyncio.to_thread(build_snapshot, document, version=version)
+            snapshot = await self._compile(document, version)
         except ConfigError as exc:  # written by an older or newer gateway with other rules
             log.error(
                 "config version %d does not compile here; keeping version %d:\n%s",

@@ -82,3 +82,18 @@ class SpendCounter(Base):
     bucket: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     spent_usd: Mapped[float] = mapped_column(sa.Float)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class StickyAssignment(Base):
+    """The variant a unit first got in an adaptive campaign (docs/experiments.md,
+    "Stickiness"). Written insert-if-absent, so the first replica to store a unit wins; ``id``
+    orders rows for the incremental pull every replica runs."""
+
+    __tablename__ = "sticky_assignments"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "unit", name="uq_sticky_campaign_unit"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(sa.String(100))
+    unit: Mapped[str] = mapped_column(sa.String(300))
+    variant: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
