@@ -325,10 +325,14 @@ def test_keys_create_shows_once_and_revoke(
     browser_page, watch = page
     sign_in(browser_page, console_gateway, admin_key, "/ui/keys")
     browser_page.get_by_label("Name").fill("made-in-console")
+    browser_page.get_by_label("Budget in USD (empty for none)").fill("25")
+    browser_page.get_by_label("Budget period").select_option("day")
     browser_page.get_by_role("button", name="Create key").click()
     browser_page.wait_for_load_state()
     new_key = browser_page.get_by_label("New API key").input_value()
     assert new_key.startswith("sy-")
+    row = browser_page.get_by_role("row", name=re.compile("made-in-console"))
+    assert "$25.00 per day" in row.inner_text()
     browser_page.screenshot(path=str(screenshots / "keys.png"), full_page=True)
     wait_for(
         lambda: (

@@ -39,7 +39,9 @@ async def create_key(
     role = str(form.get("role") or "client")
     functions = [f.strip() for f in str(form.get("functions") or "").split(",") if f.strip()]
     rpm_text = str(form.get("rpm_limit") or "").strip()
-    problem = _key_problem(name, role, rpm_text)
+    budget_text = str(form.get("budget_usd") or "").strip()
+    period = str(form.get("budget_period") or "").strip() or None
+    problem = _key_problem(name, role, rpm_text) or _budget_problem(budget_text)
     if problem:
         return await _keys_page(console, user, status=400, error=problem)
     try:
@@ -51,6 +53,8 @@ async def create_key(
                 functions=functions or None,
                 rpm_limit=int(rpm_text) if rpm_text else None,
                 actor=user.name,
+                budget_usd=float(budget_text) if budget_text else None,
+                budget_period=period if budget_text else None,
             )
         )
         await console.refresh()
@@ -66,6 +70,18 @@ def _key_problem(name: str, role: str, rpm_text: str) -> str | None:
         return "Role must be client or admin."
     if rpm_text and (not rpm_text.isdigit() or not 0 < int(rpm_text) <= 1_000_000):
         return "Requests per minute must be a whole number from 1 to 1,000,000."
+    return None
+
+
+def _budget_problem(budget_text: str) -> str | None:
+    if not budget_text:
+        return None
+    try:
+        budget = float(budget_text)
+    except ValueError:
+        return "The budget must be an amount in USD, like 25 or 2.50."
+    if not 0 < budget < float("inf"):
+        return "The budget must be more than 0 USD."
     return None
 
 
