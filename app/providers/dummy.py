@@ -22,6 +22,7 @@ import msgspec
 from app.config.schema import DummyProviderConfig
 from app.providers.base import GeneratorStream, ProviderError, ProviderReply, ProviderRequest, now
 from app.providers.breaker import CircuitBreaker
+from app.providers.dummy_content import json_object_answer, schema_answer, tool_results_answer
 from app.providers.tokens import count_prompt_tokens, message_text
 from app.providers.upstream import Upstream
 from app.wire.response import (
@@ -142,17 +143,23 @@ class DummyProvider:
         yield final
 
     def _answer(self, request: ProviderRequest) -> _Answer:
+        """The answer: a tool call (``tool_call`` mode, until the tools have answered), else
+        text shaped by ``response_format`` when there is one, else by the mode."""
         mode = self.config.mode
         prompt = _last_user_text(request.messages)
-        if mode == "tool_call":
-            arguments = msgspec.json.encode({"query": prompt}).decode()
-            call = ToolCall(
-                f"call_{uuid.uuid4().hex[:24]}",
-                FunctionCall(_tool_name(request, self.config.tool_name), arguments),
-            )
+        tool_results = tool_results_answer(request.messages) if mode == "tool_call" else None
+        if mode == "tool_call" and tool_results is None:
+            name, parameters = _tool(request, self.config.tool_name)
+            arguments = _arguments(prompt, parameters)
+            call = ToolCall(f"call_{uuid.uuid4().hex[:24]}", FunctionCall(name, arguments))
             return _Answer("", call, "tool_calls", _TOKEN.findall(arguments))
-        if mode == "json":
-            text = msgspec.json.encode({"answer": prompt}).decode()
+        formatted = _formatted(request.params.get("response_format"), prompt)
+        if formatted is not None:
+            text = formatted
+        elif tool_results is not None:
+            text = tool_results
+        elif mode == "json":
+            text = json_object_answer(prompt)
         elif mode == "fixed":
             text = self.config.text
         else:
@@ -190,15 +197,41 @@ def _last_user_text(messages: list[Any]) -> str:
     return ""
 
 
-def _tool_name(request: ProviderRequest, default: str) -> str:
+def _tool(request: ProviderRequest, default: str) -> tuple[str, Any]:
+    """The first offered tool's name and parameter schema (``default`` and None without one)."""
     for tool in request.params.get("tools") or ():
-        function = (
-            tool.get("function") if isinstance(tool, dict) else getattr(tool, "function", None)
-        )
+        function = _get(tool, "function")
         if function is not None:
-            name = function["name"] if isinstance(function, dict) else function.name
-            return str(name)
-    return default
+            return str(_get(function, "name")), _get(function, "parameters")
+    return default, None
+
+
+def _arguments(prompt: str, parameters: Any) -> str:
+    """``{"query": prompt}``, or an object valid against the tool's parameters when they
+    declare properties and no ``query`` (so a structured-output tool gets parsable input)."""
+    properties = parameters.get("properties") if isinstance(parameters, dict) else None
+    if properties and "query" not in properties:
+        return schema_answer(parameters)
+    return msgspec.json.encode({"query": prompt}).decode()
+
+
+def _formatted(response_format: Any, prompt: str) -> str | None:
+    """The text ``response_format`` asks for: a schema-valid object for ``json_schema``, a JSON
+    object for ``json_object``; None for ``text`` or no format."""
+    kind = _get(response_format, "type")
+    if kind == "json_object":
+        return json_object_answer(prompt)
+    if kind == "json_schema":
+        schema = _get(_get(response_format, "json_schema"), "schema")
+        return schema_answer(schema if isinstance(schema, dict) else {})
+    return None
+
+
+def _get(value: Any, name: str) -> Any:
+    """A field of a request Struct or of the same thing as a dict (variant extra_body)."""
+    if isinstance(value, dict):
+        return value.get(name)
+    return getattr(value, name, None)
 
 
 def _encode_request(request: ProviderRequest) -> bytes:
