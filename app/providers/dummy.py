@@ -1,6 +1,7 @@
 """The ``dummy`` provider: a real provider that answers locally, for demos, tests and benchmarks.
 
-It honours what a model would (``n``, ``max_tokens``, ``stop``, tools) and paces its output by
+It honours what a model would (``n``, ``max_tokens``, ``stop``, tools, a forced
+``tool_choice``, ``response_format``) and paces its output by
 ``ttft_ms`` and ``tokens_per_s``: the first token after ``ttft_ms``, each further one
 ``1/tokens_per_s`` later. So timings, streaming and cancellation behave as they do against a
 real backend, and the gateway's reported timings can be checked against known values. It takes
@@ -143,20 +144,22 @@ class DummyProvider:
         yield final
 
     def _answer(self, request: ProviderRequest) -> _Answer:
-        """The answer: a tool call (``tool_call`` mode, until the tools have answered), else
-        text shaped by ``response_format`` when there is one, else by the mode."""
+        """The answer: a tool call when ``tool_choice`` forces one, or in ``tool_call`` mode
+        until the tools have answered; else text shaped by ``response_format`` when there is
+        one, else by the mode."""
         mode = self.config.mode
         prompt = _last_user_text(request.messages)
-        tool_results = tool_results_answer(request.messages) if mode == "tool_call" else None
-        if mode == "tool_call" and tool_results is None:
-            name, parameters = _tool(request, self.config.tool_name)
+        tool_results = tool_results_answer(request.messages)
+        tool = _tool_to_call(request, self.config.tool_name, call_by_mode=mode == "tool_call")
+        if tool is not None:
+            name, parameters = tool
             arguments = _arguments(prompt, parameters)
             call = ToolCall(f"call_{uuid.uuid4().hex[:24]}", FunctionCall(name, arguments))
             return _Answer("", call, "tool_calls", _TOKEN.findall(arguments))
         formatted = _formatted(request.params.get("response_format"), prompt)
         if formatted is not None:
             text = formatted
-        elif tool_results is not None:
+        elif mode == "tool_call" and tool_results is not None:
             text = tool_results
         elif mode == "json":
             text = json_object_answer(prompt)
@@ -197,13 +200,30 @@ def _last_user_text(messages: list[Any]) -> str:
     return ""
 
 
-def _tool(request: ProviderRequest, default: str) -> tuple[str, Any]:
-    """The first offered tool's name and parameter schema (``default`` and None without one)."""
-    for tool in request.params.get("tools") or ():
-        function = _get(tool, "function")
-        if function is not None:
-            return str(_get(function, "name")), _get(function, "parameters")
-    return default, None
+def _tool_to_call(
+    request: ProviderRequest, default: str, *, call_by_mode: bool
+) -> tuple[str, Any] | None:
+    """The tool to call (name, parameter schema), or None to answer with text.
+
+    A ``tool_choice`` naming a function forces that one, ``required`` the first offered tool
+    not yet called in the conversation (so an agent's final-output tool comes after its
+    tools), ``none`` forbids calls. Otherwise the ``tool_call`` mode calls the first offered
+    tool (or ``default``) until the conversation ends with tool results.
+    """
+    choice = request.params.get("tool_choice")
+    tools = [f for t in request.params.get("tools") or () if (f := _get(t, "function")) is not None]
+    offered = [(str(_get(f, "name")), _get(f, "parameters")) for f in tools]
+    if choice == "none":
+        return None
+    named = _get(_get(choice, "function"), "name") if isinstance(choice, dict) else None
+    if named is not None:
+        return next((tool for tool in offered if tool[0] == named), (str(named), None))
+    if choice == "required" and offered:
+        called = {call.function.name for m in request.messages for call in (m.tool_calls or ())}
+        return next((tool for tool in offered if tool[0] not in called), offered[0])
+    if call_by_mode and tool_results_answer(request.messages) is None:
+        return offered[0] if offered else (default, None)
+    return None
 
 
 def _arguments(prompt: str, parameters: Any) -> str:

@@ -232,3 +232,23 @@ def test_tool_call_dummy_ends_the_loop_once_tools_answered() -> None:
         response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": SCHEMA}},
     )
     assert set(json.loads(structured.message.content)) == {"vendor", "total"}
+
+
+def test_forced_tool_choice_is_a_call_in_any_mode() -> None:
+    user = [{"role": "user", "content": "ACME, 9.50"}]
+    other = {"type": "function", "function": {"name": "other", "parameters": {"type": "object"}}}
+    tools = [other, *TOOLS]
+    forced = {"type": "function", "function": {"name": "lookup"}}
+    [call] = answer(dummy("json"), user, tools=tools, tool_choice=forced).message.tool_calls
+    assert call.function.name == "lookup"
+    assert set(json.loads(call.function.arguments)) == {"vendor", "total"}
+    first = answer(dummy("echo"), user, tools=tools, tool_choice="required").message.tool_calls
+    assert first[0].function.name == "other"
+    turn = [
+        *user,
+        {"role": "assistant", "tool_calls": [msgspec.to_builtins(first[0])]},
+        {"role": "tool", "tool_call_id": first[0].id, "content": "done"},
+    ]
+    then = answer(dummy("echo"), turn, tools=tools, tool_choice="required").message.tool_calls
+    assert then[0].function.name == "lookup"  # the first tool not called yet
+    assert answer(dummy("tool_call"), user, tools=tools, tool_choice="none").message.content
