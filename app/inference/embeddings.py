@@ -15,6 +15,7 @@ estimate, flagged ``usage_estimated``).
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import msgspec
@@ -130,9 +131,12 @@ class EmbeddingsService:
             error = _client_error(failures)
             record.error = error.message
             raise error
-        except BaseException as exc:
-            if record.status == "ok":  # cancelled while calling
-                record.status, record.error = "cancelled", f"{type(exc).__name__}"
+        except asyncio.CancelledError:
+            record.status, record.error = "cancelled", "client disconnected"
+            raise
+        except Exception as exc:
+            if record.status == "ok":  # not a provider failure: a bug, logged by the API layer
+                record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
             raise
         finally:
             record.latency_ms = (now() - context.received_at) * 1000

@@ -252,3 +252,26 @@ def test_forced_tool_choice_is_a_call_in_any_mode() -> None:
     then = answer(dummy("echo"), turn, tools=tools, tool_choice="required").message.tool_calls
     assert then[0].function.name == "lookup"  # the first tool not called yet
     assert answer(dummy("tool_call"), user, tools=tools, tool_choice="none").message.content
+
+
+def test_responses_refusal_parts_become_the_assistant_refusal() -> None:
+    from app.inference.responses_wire import to_chat_request
+    from app.wire.responses import decode_responses_request
+
+    body = json.dumps(
+        {
+            "model": "m",
+            "input": [
+                {"role": "user", "content": "bad"},
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "refusal", "refusal": "No."}],
+                },
+                {"role": "user", "content": "good"},
+            ],
+        }
+    ).encode()
+    chat, _ = to_chat_request(decode_responses_request(body), body)
+    assistant = chat.messages[1]
+    assert (assistant.role, assistant.content, assistant.refusal) == ("assistant", None, "No.")
