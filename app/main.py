@@ -20,7 +20,7 @@ from app.api.errors import EXCEPTION_HANDLERS
 from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
-from app.api.models import list_models
+from app.api.models import list_models, retrieve_model
 from app.api.responses import create_response
 from app.api.security import PRINCIPAL_DEPENDENCY
 from app.api.services import SERVICE_DEPENDENCIES, Services, install
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             chat_completions,
             tir_chat_completions,
             list_models,
+            retrieve_model,
             create_response,
             create_embeddings,
             submit_feedback,

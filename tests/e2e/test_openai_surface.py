@@ -57,6 +57,9 @@ def test_models_list(client: openai.OpenAI, gw: Gateway) -> None:
     assert models["passthrough"].model_extra["kind"] == "model"
     assert models["embed-local"].model_extra["kind"] == "embedding_model"
     assert {m.object for m in models.values()} == {"model"}
+    assert client.models.retrieve("support-bot").model_extra["kind"] == "function"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-model")
     for prefix in ("/openai/v1", "/api/v1", "/v0"):
         response = httpx.get(gw.url + prefix + "/models", timeout=10)
         assert response.status_code == 200
