@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -16,10 +16,13 @@ from app.api.admin import ConfigAdminController, KeysController
 from app.api.admin_sql import admin_sql
 from app.api.campaigns import campaign_results, campaign_timeline
 from app.api.chat import chat_completions, document_chat_endpoint, tir_chat_completions
+from app.api.embeddings import create_embeddings
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
+from app.api.models import list_models, retrieve_model
+from app.api.responses import create_response
 from app.api.security import PRINCIPAL_DEPENDENCY
 from app.api.services import SERVICE_DEPENDENCIES, Services, install
 from app.api.spend import admin_spend
@@ -31,7 +34,9 @@ from app.console.session import ConsoleSessions
 from app.experiments.adaptive import AdaptiveCampaigns
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
+from app.inference.embeddings import EmbeddingsService
 from app.inference.metrics import InferenceMetrics, MeteredRecorder
+from app.inference.responses_service import ResponsesService, TurnLookup
 from app.inference.service import InferenceService
 from app.providers.http import HttpPool
 from app.providers.registry import Providers
@@ -41,6 +46,7 @@ from app.runtime.admin import ConfigAdmin, promote_winner
 from app.runtime.reload import LiveConfig
 from app.runtime.sticky import StickySync
 from app.settings import Settings
+from app.store.clickhouse.history import LoggedTurn, logged_turn
 from app.store.recorder import ClickHouseRecorder, open_recorder
 
 log = logging.getLogger("switchyard")
@@ -63,6 +69,16 @@ def console_context(
         rows=recorder.reader.rows,
         submit_feedback=lambda request, key_id: feedback.submit(request, api_key_id=key_id),
     )
+
+
+def turn_lookup(settings: Settings, recorder: ClickHouseRecorder) -> TurnLookup:
+    """``previous_response_id`` reads: the inference log, waiting for a queued row a while."""
+    wait_s = 3 * settings.write_interval_s + 2
+
+    def lookup(response_id: str) -> Awaitable[LoggedTurn | None]:
+        return logged_turn(recorder.reader, recorder.recent, response_id, wait_s=wait_s)
+
+    return lookup
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -88,6 +104,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
         async with open_recorder(settings) as recorder:
             readiness.add("clickhouse", recorder.probe)
+            metered = MeteredRecorder(BudgetRecorder(recorder, auth.budgets), inference_metrics)
+            providers = Providers(pool)
+            inference = InferenceService(config, metered, providers)
             services = Services(
                 settings=settings,
                 auth=auth,
@@ -95,13 +114,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 config_admin=ConfigAdmin(live),
                 readiness=readiness,
                 recorder=recorder,
-                inference=InferenceService(
-                    config,
-                    MeteredRecorder(BudgetRecorder(recorder, auth.budgets), inference_metrics),
-                    Providers(pool),
-                ),
+                inference=inference,
                 feedback=FeedbackService(config, recorder, recorder),
                 campaigns=CampaignResultsService(config, recorder.reader.rows),
+                responses=ResponsesService(inference, turn_lookup(settings, recorder)),
+                embeddings=EmbeddingsService(config, metered, providers),
             )
             install(app.state, services)
             install_console(app.state, console_context(services, live, recorder))
@@ -129,6 +146,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             chat_completions,
             tir_chat_completions,
+            list_models,
+            retrieve_model,
+            create_response,
+            create_embeddings,
             submit_feedback,
             campaign_results,
             campaign_timeline,

@@ -125,6 +125,15 @@ routing = [{{ provider = "slowstream", name = "m" }}]
 [models.local]
 routing = [{{ provider = "dummy", name = "echo-model" }}]
 
+[models.embed-local]
+kind = "embedding"
+dimensions = 8
+routing = [{{ provider = "dummy", name = "dummy-embedder" }}]
+
+[models.embed-upstream]
+kind = "embedding"
+routing = [{{ provider = "fail500", name = "m" }}, {{ provider = "ok", name = "text-embedding-3-small" }}]
+
 [metrics.thumbs_up]
 type = "boolean"
 """)

@@ -18,6 +18,8 @@ from litestar.di import Provide
 from app.auth.service import AuthService
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
+from app.inference.embeddings import EmbeddingsService
+from app.inference.responses_service import ResponsesService
 from app.inference.service import InferenceService
 from app.readiness import Readiness
 from app.runtime.admin import ConfigAdmin
@@ -40,6 +42,8 @@ class Services:
     inference: InferenceService
     feedback: FeedbackService
     campaigns: CampaignResultsService
+    responses: ResponsesService
+    embeddings: EmbeddingsService
 
 
 def install(state: State, services: Services) -> None:
@@ -70,4 +74,6 @@ SERVICE_DEPENDENCIES: dict[str, Provide] = {
     "inference": _provide(lambda s: s.inference),
     "feedback": _provide(lambda s: s.feedback),
     "campaigns": _provide(lambda s: s.campaigns),
+    "responses": _provide(lambda s: s.responses),
+    "embeddings": _provide(lambda s: s.embeddings),
 }

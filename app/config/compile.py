@@ -32,6 +32,7 @@ from app.config.schema import (
     ENTRY_NAME,
     MODEL_NAME,
     VARIANT_PARAMS,
+    DummyProviderConfig,
     FunctionConfig,
     GatewayConfig,
     MetricConfig,
@@ -117,6 +118,11 @@ def route_price(config: ProviderConfig, model: str, explicit: PriceConfig | None
         )
     base_url = getattr(config, "base_url", None)
     return catalogue_price(str(config.__struct_config__.tag), base_url, model)
+
+
+def serves_embeddings(config: ProviderConfig) -> bool:
+    """Provider types with an embeddings endpoint: openai (``/embeddings``) and dummy."""
+    return isinstance(config, OpenAIProviderConfig | DummyProviderConfig)
 
 
 def build_snapshot(
@@ -231,8 +237,34 @@ class _Builder(FunctionChecks):
                         f"unknown provider '{entry.provider}'",
                     )
             else:
+                if config.kind == "embedding" and not serves_embeddings(provider):
+                    self.problem(
+                        f"models.{name}.routing[{i}].provider",
+                        f"provider '{entry.provider}' (type '{provider.__struct_config__.tag}') "
+                        "serves no embeddings (use an openai or dummy provider)",
+                    )
+                elif (
+                    config.kind == "embedding"
+                    and isinstance(provider, DummyProviderConfig)
+                    and config.dimensions is None
+                ):
+                    self.problem(
+                        f"models.{name}.dimensions",
+                        "an embedding model routed to a dummy provider needs 'dimensions'",
+                    )
                 routes.append(_route(entry.provider, provider, entry.name, policy, entry.price))
+        if config.kind == "chat" and config.dimensions is not None:
+            self.problem(f"models.{name}.dimensions", "only embedding models take 'dimensions'")
         return tuple(routes)
+
+    def is_embedding_model(self, reference: str) -> bool:
+        """Whether a variant's ``model`` names an embedding model (M or M@P)."""
+        raw_models = self.document.get("models") or {}
+        for name in (reference, reference.rpartition("@")[0]):
+            entry = raw_models.get(name) if name else None
+            if isinstance(entry, dict):
+                return entry.get("kind") == "embedding"
+        return False
 
     def compile_function(
         self,
@@ -261,6 +293,12 @@ class _Builder(FunctionChecks):
                 self.problem(
                     f"{vkey}.model",
                     f"unknown model '{variant.model}' (not a model, nor model@provider)",
+                )
+            elif self.is_embedding_model(variant.model):
+                self.problem(
+                    f"{vkey}.model",
+                    f"'{variant.model}' is an embedding model (kind = \"embedding\"); "
+                    "a function's variants need a chat model",
                 )
             template = None
             if variant.system_template is not None:

@@ -119,6 +119,11 @@ class ModelConfig(_Config, frozen=True):
     # Abort an attempt whose first token (first byte when not streaming) is later than this and
     # try the next route; a request's own max_ttft_ms wins.
     max_ttft_ms: Annotated[int, Meta(ge=1)] | None = None
+    # "embedding": served by POST /v1/embeddings (not chat); see docs/providers.md "Embeddings".
+    kind: Literal["chat", "embedding"] = "chat"
+    # Embedding models: the vector length. The dummy provider needs it; an openai route gets
+    # it as the request's default ``dimensions``.
+    dimensions: Annotated[int, Meta(ge=1)] | None = None
 
 
 class MetricConfig(_Config, frozen=True):

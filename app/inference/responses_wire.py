@@ -6,8 +6,9 @@ back as a ``response`` object (streams: app/inference/responses_stream.py). Mapp
 
 - ``instructions`` → a leading system message; ``input`` string → one user message;
   message items → messages (``input_text``/``output_text`` → text parts, ``input_image`` →
-  ``image_url``, ``input_file`` → ``file``; ``refusal`` parts are dropped: chat requests carry
-  none); ``function_call`` items → ``tool_calls`` of the assistant message before them;
+  ``image_url``, ``input_file`` → ``file``; an assistant's ``refusal`` parts → its
+  ``refusal`` field, which openai providers get and Anthropic drops); ``function_call``
+  items → ``tool_calls`` of the assistant message before them;
   ``function_call_output`` → a ``tool`` message; ``reasoning`` items are dropped.
 - ``max_output_tokens`` → ``max_completion_tokens``; ``text.format`` → ``response_format``;
   ``reasoning.effort`` → ``reasoning_effort``; ``top_logprobs`` → ``logprobs`` + ``top_logprobs``.
@@ -35,6 +36,7 @@ from app.wire.responses import (
     InputItem,
     InputText,
     OutputText,
+    Refusal,
     ResponsesRequest,
     TextFormat,
     passthrough_fields,
@@ -118,8 +120,13 @@ def _add_item(messages: list[Any], item: InputItem, where: str) -> None:
         content = _content(item.content, where)
         if item.role != "assistant":
             messages.append({"role": item.role, "content": content})
-        elif content:  # an assistant turn that only refused has nothing to resend
-            messages.append({"role": "assistant", "content": _text_of(content)})
+        else:
+            refusal = _refusal_of(item.content)
+            message: dict[str, Any] = {"role": "assistant", "content": _text_of(content) or None}
+            if refusal:
+                message["refusal"] = refusal  # sent to openai providers, dropped for Anthropic
+            if content or refusal:
+                messages.append(message)
     elif item.type == "function_call":
         call = {
             "id": item.call_id,
@@ -155,6 +162,12 @@ def _text_of(content: str | list[dict[str, Any]]) -> str:
     if isinstance(content, str):
         return content
     return "".join(part.get("text", "") for part in content)
+
+
+def _refusal_of(content: str | list[ContentPart] | None) -> str:
+    if not isinstance(content, list):
+        return ""
+    return "".join(part.refusal for part in content if isinstance(part, Refusal))
 
 
 def _image(part: InputImage, where: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import msgspec
 from app.config.schema import AnthropicProviderConfig
 from app.providers.base import ProviderRequest
 from app.providers.wire_format import ErrorEvent, TranslationError
-from app.wire.request import AudioPart, FilePart, ImagePart, Message, TextPart
+from app.wire.request import AudioPart, FilePart, ImagePart, Message, RefusalPart, TextPart
 from app.wire.response import (
     AssistantMessage,
     ChatCompletion,
@@ -257,6 +257,8 @@ def _blocks(content: Any, where: str, *, text_only: bool = False) -> list[dict[s
         if isinstance(part, TextPart):
             if part.text:
                 blocks.append({"type": "text", "text": part.text})
+        elif isinstance(part, RefusalPart):
+            continue  # Anthropic has no refusal blocks: an earlier refusal is dropped
         elif text_only:
             raise TranslationError(
                 f"{where}.content[{j}]: only text parts are allowed in this message for Anthropic"

@@ -1,6 +1,7 @@
 """The ``dummy`` provider: a real provider that answers locally, for demos, tests and benchmarks.
 
-It honours what a model would (``n``, ``max_tokens``, ``stop``, tools) and paces its output by
+It honours what a model would (``n``, ``max_tokens``, ``stop``, tools, a forced
+``tool_choice``, ``response_format``) and paces its output by
 ``ttft_ms`` and ``tokens_per_s``: the first token after ``ttft_ms``, each further one
 ``1/tokens_per_s`` later. So timings, streaming and cancellation behave as they do against a
 real backend, and the gateway's reported timings can be checked against known values. It takes
@@ -22,6 +23,7 @@ import msgspec
 from app.config.schema import DummyProviderConfig
 from app.providers.base import GeneratorStream, ProviderError, ProviderReply, ProviderRequest, now
 from app.providers.breaker import CircuitBreaker
+from app.providers.dummy_content import json_object_answer, schema_answer, tool_results_answer
 from app.providers.tokens import count_prompt_tokens, message_text
 from app.providers.upstream import Upstream
 from app.wire.response import (
@@ -142,17 +144,25 @@ class DummyProvider:
         yield final
 
     def _answer(self, request: ProviderRequest) -> _Answer:
+        """The answer: a tool call when ``tool_choice`` forces one, or in ``tool_call`` mode
+        until the tools have answered; else text shaped by ``response_format`` when there is
+        one, else by the mode."""
         mode = self.config.mode
         prompt = _last_user_text(request.messages)
-        if mode == "tool_call":
-            arguments = msgspec.json.encode({"query": prompt}).decode()
-            call = ToolCall(
-                f"call_{uuid.uuid4().hex[:24]}",
-                FunctionCall(_tool_name(request, self.config.tool_name), arguments),
-            )
+        tool_results = tool_results_answer(request.messages)
+        tool = _tool_to_call(request, self.config.tool_name, call_by_mode=mode == "tool_call")
+        if tool is not None:
+            name, parameters = tool
+            arguments = _arguments(prompt, parameters)
+            call = ToolCall(f"call_{uuid.uuid4().hex[:24]}", FunctionCall(name, arguments))
             return _Answer("", call, "tool_calls", _TOKEN.findall(arguments))
-        if mode == "json":
-            text = msgspec.json.encode({"answer": prompt}).decode()
+        formatted = _formatted(request.params.get("response_format"), prompt)
+        if formatted is not None:
+            text = formatted
+        elif mode == "tool_call" and tool_results is not None:
+            text = tool_results
+        elif mode == "json":
+            text = json_object_answer(prompt)
         elif mode == "fixed":
             text = self.config.text
         else:
@@ -190,15 +200,58 @@ def _last_user_text(messages: list[Any]) -> str:
     return ""
 
 
-def _tool_name(request: ProviderRequest, default: str) -> str:
-    for tool in request.params.get("tools") or ():
-        function = (
-            tool.get("function") if isinstance(tool, dict) else getattr(tool, "function", None)
-        )
-        if function is not None:
-            name = function["name"] if isinstance(function, dict) else function.name
-            return str(name)
-    return default
+def _tool_to_call(
+    request: ProviderRequest, default: str, *, call_by_mode: bool
+) -> tuple[str, Any] | None:
+    """The tool to call (name, parameter schema), or None to answer with text.
+
+    A ``tool_choice`` naming a function forces that one, ``required`` the first offered tool
+    not yet called in the conversation (so an agent's final-output tool comes after its
+    tools), ``none`` forbids calls. Otherwise the ``tool_call`` mode calls the first offered
+    tool (or ``default``) until the conversation ends with tool results.
+    """
+    choice = request.params.get("tool_choice")
+    tools = [f for t in request.params.get("tools") or () if (f := _get(t, "function")) is not None]
+    offered = [(str(_get(f, "name")), _get(f, "parameters")) for f in tools]
+    if choice == "none":
+        return None
+    named = _get(_get(choice, "function"), "name") if isinstance(choice, dict) else None
+    if named is not None:
+        return next((tool for tool in offered if tool[0] == named), (str(named), None))
+    if choice == "required" and offered:
+        called = {call.function.name for m in request.messages for call in (m.tool_calls or ())}
+        return next((tool for tool in offered if tool[0] not in called), offered[0])
+    if call_by_mode and tool_results_answer(request.messages) is None:
+        return offered[0] if offered else (default, None)
+    return None
+
+
+def _arguments(prompt: str, parameters: Any) -> str:
+    """``{"query": prompt}``, or an object valid against the tool's parameters when they
+    declare properties and no ``query`` (so a structured-output tool gets parsable input)."""
+    properties = parameters.get("properties") if isinstance(parameters, dict) else None
+    if properties and "query" not in properties:
+        return schema_answer(parameters)
+    return msgspec.json.encode({"query": prompt}).decode()
+
+
+def _formatted(response_format: Any, prompt: str) -> str | None:
+    """The text ``response_format`` asks for: a schema-valid object for ``json_schema``, a JSON
+    object for ``json_object``; None for ``text`` or no format."""
+    kind = _get(response_format, "type")
+    if kind == "json_object":
+        return json_object_answer(prompt)
+    if kind == "json_schema":
+        schema = _get(_get(response_format, "json_schema"), "schema")
+        return schema_answer(schema if isinstance(schema, dict) else {})
+    return None
+
+
+def _get(value: Any, name: str) -> Any:
+    """A field of a request Struct or of the same thing as a dict (variant extra_body)."""
+    if isinstance(value, dict):
+        return value.get(name)
+    return getattr(value, name, None)
 
 
 def _encode_request(request: ProviderRequest) -> bytes:

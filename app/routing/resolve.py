@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from app.config.compile import Route, Snapshot
 from app.config.functions import CompiledFunction
-from app.errors import NotFound
+from app.config.schema import ModelConfig
+from app.errors import InvalidRequest, NotFound
 
 _FUNCTION_PREFIX = "tensorzero::function_name::"
 _MODEL_PREFIX = "tensorzero::model_name::"
@@ -32,6 +33,7 @@ def resolve_target(snapshot: Snapshot, name: str) -> Target:
         routes = snapshot.model_routes(name[len(_MODEL_PREFIX) :])
         if routes is None:
             raise _not_found(name, "model")
+        _refuse_embedding_model(snapshot, name[len(_MODEL_PREFIX) :])
         return Target(routes=routes)
 
     function_name, slash, variant = name.partition("/")
@@ -51,8 +53,25 @@ def resolve_target(snapshot: Snapshot, name: str) -> Target:
 
     routes = snapshot.model_routes(name)
     if routes is not None:
+        _refuse_embedding_model(snapshot, name)
         return Target(routes=routes)
     raise _not_found(name, "function or model")
+
+
+def model_config(snapshot: Snapshot, name: str) -> ModelConfig | None:
+    """The configured model a model reference (``M`` or ``M@P``) names, if any."""
+    models = snapshot.config.models
+    return models.get(name) or models.get(name.rpartition("@")[0])
+
+
+def _refuse_embedding_model(snapshot: Snapshot, name: str) -> None:
+    config = model_config(snapshot, name)
+    if config is not None and config.kind == "embedding":
+        raise InvalidRequest(
+            f"'{name}' is an embedding model: call POST /v1/embeddings with it",
+            param="model",
+            code="embedding_model",
+        )
 
 
 def _not_found(name: str, what: str) -> NotFound:

@@ -45,7 +45,14 @@ class AudioPart(msgspec.Struct, tag="input_audio", tag_field="type"):
     input_audio: dict[str, Any]
 
 
-ContentPart = TextPart | ImagePart | FilePart | AudioPart
+class RefusalPart(msgspec.Struct, tag="refusal", tag_field="type"):
+    """An assistant's refusal, as OpenAI returns it and clients send it back in history.
+    Passed to providers that take it (openai); dropped for Anthropic."""
+
+    refusal: str
+
+
+ContentPart = TextPart | ImagePart | FilePart | AudioPart | RefusalPart
 
 
 class FunctionCall(msgspec.Struct):
@@ -68,6 +75,7 @@ class Message(msgspec.Struct, omit_defaults=True):
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+    refusal: str | None = None  # an assistant's refusal (OpenAI); dropped for Anthropic
     # Adaptive: links an assistant message to an earlier inference. Never sent upstream.
     completion_id: str | None = None
 
@@ -249,6 +257,13 @@ def check_semantics(request: ChatRequest) -> None:
                 f"A message with role '{message.role}' needs content",
                 param=f"messages[{i}].content",
             )
+        if message.role != "assistant" and not isinstance(message.content, str | None):
+            for j, part in enumerate(message.content):
+                if isinstance(part, RefusalPart):
+                    raise InvalidRequest(
+                        "Only assistant messages may hold refusal parts",
+                        param=f"messages[{i}].content[{j}]",
+                    )
     for i, tool in enumerate(request.tools or ()):
         is_openai = tool.function is not None and tool.type == "function"
         is_toggle = tool.id is not None and tool.function is None

@@ -1,12 +1,13 @@
 """A fake OpenAI-compatible server on 127.0.0.1, run in a background thread.
 
 One server, many behaviours, chosen by the first path segment of the base URL:
-``/ok/v1`` answers (echo, tools, n, streaming, streamed tool calls), ``/fail500/v1`` returns 500, ``/fail429/v1``
+``/ok/v1`` answers chat completions (echo, tools, n, streaming, streamed tool calls), ``/fail500/v1`` returns 500, ``/fail429/v1``
 returns 429, ``/reject400/v1`` returns 400, ``/stall/v1`` never answers in time, ``/reset/v1``
 drops the connection, ``/badsse/v1`` streams an event that is not JSON, ``/slowstream/v1`` streams
 slowly (for disconnect tests), ``/usage/v1`` answers like ``/ok/v1`` with :data:`SCRIPTED_USAGE`
-(cached and reasoning token details included, streamed too). Every request body is kept for
-assertions.
+(cached and reasoning token details included, streamed too). ``/ok/v1/embeddings`` (and
+``/fail500/v1/embeddings``) serve embeddings, kept under ``<behaviour>:embeddings``. Every
+request body is kept for assertions.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ SCRIPTED_USAGE: dict[str, Any] = {
 
 
 class FakeOpenAI(ThreadedServer):
-    route = "/{behaviour}/v1/chat/completions"
+    route = "/{behaviour}/v1/{endpoint:chat/completions|embeddings}"
 
     def __init__(self) -> None:
         super().__init__()
@@ -47,6 +48,11 @@ class FakeOpenAI(ThreadedServer):
         behaviour = request.match_info["behaviour"]
         body = await request.json()
         body["_headers"] = dict(request.headers)
+        if request.match_info["endpoint"] == "embeddings":
+            self.requests[behaviour + ":embeddings"].append(body)
+            if behaviour == "fail500":
+                return web.json_response({"error": {"message": "upstream exploded"}}, status=500)
+            return web.json_response(_embeddings(body))
         self.requests[behaviour].append(body)
         if behaviour == "fail500":
             return web.json_response({"error": {"message": "upstream exploded"}}, status=500)
@@ -182,6 +188,22 @@ def _completion(body: dict[str, Any]) -> dict[str, Any]:
             for i in range(n)
         ],
         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+    }
+
+
+def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    """``/embeddings``: vector i is [i, len(input i), 0.5] (so tests can check order), and
+    usage counts 3 tokens per input."""
+    given = body["input"]
+    items = [given] if isinstance(given, str) else given
+    return {
+        "object": "list",
+        "model": body["model"],
+        "data": [
+            {"object": "embedding", "index": i, "embedding": [float(i), float(len(x)), 0.5]}
+            for i, x in enumerate(items)
+        ],
+        "usage": {"prompt_tokens": 3 * len(items), "total_tokens": 3 * len(items)},
     }
 
 
