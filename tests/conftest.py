@@ -128,7 +128,7 @@ routing = [{{ provider = "dummy", name = "echo-model" }}]
 [models.embed-local]
 kind = "embedding"
 dimensions = 8
-routing = [{{ provider = "dummy", name = "dummy-embedder" }}]
+routing = [{{ provider = "dummy", name = "dummy-embedder", price = {{ input_per_mtok = 0.5, output_per_mtok = 0 }} }}]
 
 [models.embed-upstream]
 kind = "embedding"

@@ -25,6 +25,7 @@ from app.config.holder import ConfigHolder
 from app.errors import GatewayError, InvalidRequest, NotFound, ProviderFailed
 from app.ids import uuid7_str
 from app.inference.plan import CallContext
+from app.pricing import cost_usd
 from app.providers.base import ProviderError, now
 from app.providers.embeddings import EmbeddingsCall, EmbeddingsReply, embed
 from app.providers.registry import Providers
@@ -124,7 +125,11 @@ class EmbeddingsService:
                 record.attempts.append(_attempt(record, route, wall, started, request, reply))
                 _answered(record, route, reply, dimensions or len(reply.vectors[0]))
                 response = embeddings_response(
-                    request.model, reply.vectors, request.encoding_format, reply.prompt_tokens
+                    request.model,
+                    reply.vectors,
+                    request.encoding_format,
+                    reply.prompt_tokens,
+                    record.cost,
                 )
                 return EmbeddingsResult(response, record.id)
             record.status = "error"
@@ -177,6 +182,7 @@ def _answered(
     record.provider, record.provider_model = route.provider_name, route.model
     record.prompt_tokens = reply.prompt_tokens
     record.usage_estimated = reply.usage_estimated
+    record.cost = cost_usd(route.price, reply.prompt_tokens, 0)
     summary = {"object": "list", "embeddings": len(reply.vectors), "dimensions": dimensions}
     record.output = _encoder.encode(summary).decode()
 
@@ -207,6 +213,7 @@ def _attempt(
         attempt.error, attempt.http_status = result.message, result.status
     else:
         attempt.prompt_tokens = result.prompt_tokens
+        attempt.cost = cost_usd(route.price, result.prompt_tokens, 0)
     return attempt
 
 

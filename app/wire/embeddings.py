@@ -46,6 +46,7 @@ class Embedding(msgspec.Struct):
 class EmbeddingsUsage(msgspec.Struct):
     prompt_tokens: int
     total_tokens: int
+    cost: float | None = None  # USD at the answering route's price (docs/spend.md)
 
 
 class EmbeddingsResponse(msgspec.Struct, kw_only=True):
@@ -97,10 +98,14 @@ def encode_vector(vector: Sequence[float], encoding_format: str) -> list[float] 
 
 
 def embeddings_response(
-    model: str, vectors: Sequence[Sequence[float]], encoding_format: str, prompt_tokens: int
+    model: str,
+    vectors: Sequence[Sequence[float]],
+    encoding_format: str,
+    prompt_tokens: int,
+    cost: float | None = None,
 ) -> EmbeddingsResponse:
     return EmbeddingsResponse(
         data=[Embedding(encode_vector(v, encoding_format), i) for i, v in enumerate(vectors)],
         model=model,
-        usage=EmbeddingsUsage(prompt_tokens, prompt_tokens),
+        usage=EmbeddingsUsage(prompt_tokens, prompt_tokens, cost),
     )

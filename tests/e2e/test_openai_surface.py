@@ -189,8 +189,10 @@ def test_embeddings_through_the_dummy(client: openai.OpenAI, gw: Gateway) -> Non
     again = client.embeddings.create(model="embed-local", input="a b", encoding_format="float")
     assert again.data[0].embedding == pytest.approx(result.data[0].embedding, rel=1e-6)
     assert result.usage.prompt_tokens == 3
+    assert result.usage.model_extra["cost"] == pytest.approx(3 * 0.5 / 1e6, abs=1e-12)
     row = logged(gw, raw.headers["x-switchyard-inference-id"])
     assert row["provider"] == "dummy" and row["prompt_tokens"] == 3
+    assert row["cost"] == pytest.approx(3 * 0.5 / 1e6, abs=1e-12)
     assert json.loads(row["input_messages"]) == ["a b", "c"]
     assert json.loads(row["output"]) == {"object": "list", "embeddings": 2, "dimensions": 8}
     assert json.loads(row["params"])["kind"] == "embedding"
