@@ -120,6 +120,9 @@ def line_chart(title: str, series: Sequence[Series]) -> str:
             parts.append(
                 f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>'
             )
+            parts.extend(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"/>' for x, y in points
+            )
             x, y = points[-1]
             parts.append(
                 f'<text x="{min(x + 4, WIDTH - RIGHT + 4):.1f}" y="{y + 4:.1f}" fill="{color}">{escape(line.label)}</text>'
