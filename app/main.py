@@ -29,6 +29,7 @@ from app.api.spend import admin_spend
 from app.auth.budget import BudgetRecorder
 from app.auth.service import AuthService
 from app.console.context import ConsoleContext
+from app.console.memo import ttl_memo
 from app.console.routes import console_router, install_console
 from app.console.session import ConsoleSessions
 from app.experiments.adaptive import AdaptiveCampaigns
@@ -64,8 +65,10 @@ def console_context(
         keys=live.keys,
         run_sql=recorder.sql,
         refresh=live.refresh,
-        results=campaigns.results,
-        timeline=lambda key, metric, function: campaigns.timeline(key, metric, function, "hour"),
+        results=ttl_memo(campaigns.results),
+        timeline=ttl_memo(
+            lambda key, metric, function: campaigns.timeline(key, metric, function, "hour")
+        ),
         rows=recorder.reader.rows,
         submit_feedback=lambda request, key_id: feedback.submit(request, api_key_id=key_id),
     )
