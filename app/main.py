@@ -13,6 +13,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from app import __version__
 from app.api.admin import ConfigAdminController, KeysController
 from app.api.admin_sql import admin_sql
+from app.api.bodies import BODY_DEPENDENCY
 from app.api.campaigns import campaign_results, campaign_timeline
 from app.api.chat import chat_completions, document_chat_endpoint, tir_chat_completions
 from app.api.errors import EXCEPTION_HANDLERS
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics,
             console_router(),
         ],
-        dependencies={**SERVICE_DEPENDENCIES, **PRINCIPAL_DEPENDENCY},
+        dependencies={**SERVICE_DEPENDENCIES, **PRINCIPAL_DEPENDENCY, **BODY_DEPENDENCY},
         middleware=[count_requests],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -18,6 +18,7 @@ from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import Provide
 from litestar.params import Parameter
 
+from app.api.bodies import body_of
 from app.api.security import requires_admin
 from app.auth.keys import create_api_key
 from app.auth.principal import Principal
@@ -129,12 +130,12 @@ class ConfigAdminController(Controller):
         info, document = await config_admin.current()
         return _json({"version": info.version, "document": document}, version=info.version)
 
-    @put("/config", summary="Replace the whole config document")
+    @put("/config", summary="Replace the whole config document", opt=body_of(Document))
     async def put_config(
-        self, data: Document, edit: Edit, config_admin: ConfigAdmin
+        self, payload: Document, edit: Edit, config_admin: ConfigAdmin
     ) -> Response[bytes]:
         info = await config_admin.write(
-            edits.replace_all(_document(data)),
+            edits.replace_all(_document(payload)),
             author=edit.author,
             comment=edit.comment_or("replace config"),
             if_match=edit.if_match,
@@ -190,9 +191,10 @@ class ConfigAdminController(Controller):
         "/config/validate",
         summary="Validate a config document without applying it",
         status_code=200,
+        opt=body_of(Document),
     )
-    async def validate(self, data: Document) -> Response[bytes]:
-        problems = validate_document(_document(data))
+    async def validate(self, payload: Document) -> Response[bytes]:
+        problems = validate_document(_document(payload))
         return _json(
             {
                 "valid": not problems,
@@ -216,25 +218,30 @@ class ConfigAdminController(Controller):
         info, value = await config_admin.read(entity)
         return _json(value, version=info.version)
 
-    @post(ENTITY_PATHS, summary="Create an entity (409 if it exists)", status_code=201)
+    @post(
+        ENTITY_PATHS,
+        summary="Create an entity (409 if it exists)",
+        status_code=201,
+        opt=body_of(Document),
+    )
     async def create_entity(
-        self, data: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
+        self, payload: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
     ) -> Response[bytes]:
-        mutate = edits.put(entity, data, must_exist=False)
+        mutate = edits.put(entity, payload, must_exist=False)
         return _written(await _write(config_admin, edit, mutate, entity, "create"), 201)
 
-    @put(ENTITY_PATHS, summary="Create or replace an entity")
+    @put(ENTITY_PATHS, summary="Create or replace an entity", opt=body_of(Document))
     async def put_entity(
-        self, data: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
+        self, payload: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
     ) -> Response[bytes]:
-        mutate = edits.put(entity, data, must_exist=None)
+        mutate = edits.put(entity, payload, must_exist=None)
         return _written(await _write(config_admin, edit, mutate, entity, "put"))
 
-    @patch(ENTITY_PATHS, summary="Merge-patch an entity (RFC 7386)")
+    @patch(ENTITY_PATHS, summary="Merge-patch an entity (RFC 7386)", opt=body_of(Document))
     async def patch_entity(
-        self, data: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
+        self, payload: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
     ) -> Response[bytes]:
-        mutate = edits.merge(entity, data)
+        mutate = edits.merge(entity, payload)
         return _written(await _write(config_admin, edit, mutate, entity, "patch"))
 
     @delete(ENTITY_PATHS, summary="Delete an entity", status_code=200)
@@ -274,17 +281,22 @@ class KeysController(Controller):
     async def list_keys(self, live: LiveConfig, config_admin: ConfigAdmin) -> Response[bytes]:
         return _json({"keys": await config_admin.guard(live.keys.list())})
 
-    @post("/", summary="Create an API key; the key is in this response only", status_code=201)
+    @post(
+        "/",
+        summary="Create an API key; the key is in this response only",
+        status_code=201,
+        opt=body_of(KeyCreate),
+    )
     async def create_key(
-        self, data: KeyCreate, principal: Principal, live: LiveConfig, config_admin: ConfigAdmin
+        self, payload: KeyCreate, principal: Principal, live: LiveConfig, config_admin: ConfigAdmin
     ) -> Response[bytes]:
         info, key = await config_admin.guard(
             create_api_key(
                 live.keys,
-                name=data.name,
-                role=data.role,
-                functions=data.functions,
-                rpm_limit=data.rpm_limit,
+                name=payload.name,
+                role=payload.role,
+                functions=payload.functions,
+                rpm_limit=payload.rpm_limit,
                 actor=principal.name,
             )
         )

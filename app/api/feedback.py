@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Response, post
 
+from app.api.bodies import body_of
 from app.api.security import authenticated
 from app.auth.principal import Principal
 from app.feedback.schema import FeedbackRequest
@@ -19,9 +20,10 @@ FEEDBACK_PATHS = ["/v1/feedback", "/feedback", "/api/v1/feedback"]
     tags=["feedback"],
     status_code=200,
     guards=[authenticated],
+    opt=body_of(FeedbackRequest),
 )
 async def submit_feedback(
-    data: FeedbackRequest, principal: Principal, feedback: FeedbackService
+    payload: FeedbackRequest, principal: Principal, feedback: FeedbackService
 ) -> Response[bytes]:
-    feedback_id = await feedback.submit(data, api_key_id=principal.id)
+    feedback_id = await feedback.submit(payload, api_key_id=principal.id)
     return Response(encoder.encode({"feedback_id": feedback_id}), media_type="application/json")

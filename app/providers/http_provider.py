@@ -15,13 +15,12 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 import aiohttp
-import msgspec
 
 from app.config.schema import AnthropicProviderConfig, OpenAIProviderConfig
 from app.providers.base import GeneratorStream, ProviderError, ProviderReply, ProviderRequest, now
 from app.providers.breaker import CircuitBreaker
 from app.providers.upstream import Upstream, http_error, sse_data
-from app.providers.wire_format import ErrorEvent, TranslationError, WireFormat
+from app.providers.wire_format import DECODE_ERRORS, ErrorEvent, TranslationError, WireFormat
 from app.wire.response import ChatCompletionChunk
 
 RemoteConfig = OpenAIProviderConfig | AnthropicProviderConfig
@@ -55,7 +54,7 @@ class HttpProvider:
             raise
         try:
             completion = self.wire.completion(raw)
-        except msgspec.MsgspecError as exc:
+        except DECODE_ERRORS as exc:
             raise ProviderError(
                 self.name,
                 f"malformed {self.wire.reply_name}: {exc}",
@@ -136,7 +135,7 @@ class HttpProvider:
                     async for data in events:
                         try:
                             chunk = reader.read(data)
-                        except msgspec.MsgspecError as exc:
+                        except DECODE_ERRORS as exc:
                             raise self._malformed_event(exc, data) from None
                         except ErrorEvent as event:
                             raise http_error(self.name, event.status, data) from None
@@ -155,7 +154,7 @@ class HttpProvider:
         if not reader.finished:
             raise ProviderError(self.name, self.wire.unfinished, kind="protocol")
 
-    def _malformed_event(self, exc: msgspec.MsgspecError, data: bytes) -> ProviderError:
+    def _malformed_event(self, exc: Exception, data: bytes) -> ProviderError:
         return ProviderError(
             self.name, f"malformed stream event: {exc}", kind="protocol", raw_response=data[:2000]
         )

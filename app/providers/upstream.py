@@ -97,7 +97,7 @@ def http_error(
             detail = parsed.error.message
         else:
             detail = parsed.error or parsed.message or ""
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
         detail = raw[:300].decode("utf-8", "replace").strip()
     kind: ErrorKind = "rejected" if status in REJECTED_STATUSES else "http"
     text = f"HTTP {status}" + (f": {detail}" if detail else "")

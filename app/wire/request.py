@@ -209,6 +209,7 @@ VLLM_PARAMS = (
 KNOWN_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(ChatRequest))
 
 _decoder = msgspec.json.Decoder(ChatRequest)
+_any_decoder = msgspec.json.Decoder(dict[str, Any])
 _PATH = re.compile(r" - at `\$\.?(.*)`$")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 
@@ -228,11 +229,24 @@ def decode_or_400(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
         raise invalid_value(str(exc)) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise undecodable(exc) from None
+
+
+def undecodable(exc: UnicodeDecodeError | RecursionError) -> InvalidRequest:
+    """msgspec raises these, not ``DecodeError``, for invalid UTF-8 inside a JSON string and
+    for nesting deeper than the interpreter's recursion limit."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InvalidRequest(
+            f"Request body is not valid UTF-8: invalid byte at position {exc.start}",
+            code="invalid_utf8",
+        )
+    return InvalidRequest("Request body is nested too deeply", code="nesting_too_deep")
 
 
 def extra_fields(body: bytes) -> dict[str, Any]:
     """Top-level fields the gateway does not know, for passthrough when ``drop_params`` is false."""
-    raw = msgspec.json.decode(body)
+    raw = decode_or_400(_any_decoder, body)
     return {k: v for k, v in raw.items() if k not in KNOWN_FIELDS}
 
 

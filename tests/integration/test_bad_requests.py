@@ -268,3 +268,68 @@ def test_wrong_method_and_unknown_path_are_openai_shaped(gateway: Gateway) -> No
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
     wrong = httpx.get(gateway.url + "/v1/chat/completions")
     assert wrong.status_code == 405 and "error" in wrong.json()
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "code"),
+    [
+        ("/v1/chat/completions", b'{"model": "\xff\xfe", "messages": []}', "invalid_utf8"),
+        (
+            "/v1/chat/completions",
+            b'{"model": "local", "messages": [{"role": "user", "content": "\xc3("}]}',
+            "invalid_utf8",
+        ),
+        (
+            "/v1/chat/completions",
+            b'{"model": "local", "messages": [{"role": "user", "content": "hi"}], '
+            b'"system_prompt_args": {"a": ' + DEEP + b"}}",
+            "nesting_too_deep",
+        ),
+        (
+            "/v1/chat/completions",
+            b'{"model": "local", "drop_params": false, "x": '
+            + DEEP
+            + b', "messages": [{"role": "user", "content": "hi"}]}',
+            "nesting_too_deep",
+        ),
+        ("/v1/feedback", b'{"metric_name": "\xff\xfe"}', "invalid_utf8"),
+        ("/v1/feedback", b'{"metric_name": "m", "value": ' + DEEP + b"}", "nesting_too_deep"),
+        ("/admin/config/validate", b'{"providers": "\xff"}', "invalid_utf8"),
+        ("/admin/config/validate", b'{"providers": ' + DEEP + b"}", "nesting_too_deep"),
+    ],
+    ids=[
+        "chat-model",
+        "chat-content",
+        "chat-deep-args",
+        "chat-deep-extra",
+        "feedback-utf8",
+        "feedback-deep",
+        "admin-utf8",
+        "admin-deep",
+    ],
+)
+def test_bad_bytes_are_400_not_500(gateway: Gateway, path: str, raw: bytes, code: str) -> None:
+    response = httpx.post(
+        gateway.url + path, content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/admin/keys", {"name": "k", "rpm_limit": "5"}, "rpm_limit"),
+        ("/v1/feedback", {"metric_name": "thumbs_up", "value": True, "dryrun": "true"}, "dryrun"),
+    ],
+)
+def test_typed_bodies_are_decoded_strictly(
+    gateway: Gateway, path: str, body: dict, param: str
+) -> None:
+    """A string is no integer or boolean: Litestar's lenient coercion is not used."""
+    response = httpx.post(gateway.url + path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
