@@ -37,6 +37,16 @@ ENTITY_PATHS = ["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{s
 Document = dict[str, Any]
 EntityPath = tuple[str, ...]
 
+# Query and path integers are bounded here, at the edge: past the store's column types they
+# would overflow the database driver (a 400 naming the parameter, not a 5xx).
+MAX_VERSION = 2**31 - 1  # config_versions.version is an INTEGER
+MAX_LIST = 10_000
+Version = Annotated[int, Parameter(ge=1, le=MAX_VERSION, description="A config version number")]
+OptionalVersion = Annotated[
+    int | None, Parameter(ge=1, le=MAX_VERSION, description="A config version number")
+]
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIST, description="How many entries, newest first")]
+
 
 @dataclass(frozen=True, slots=True)
 class Edit:
@@ -76,7 +86,7 @@ def _version_tag(raw: str | None) -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
         raise InvalidRequest(
             f'If-Match must be a version ETag like "12", got {raw!r}', param="If-Match"
         )
@@ -144,11 +154,11 @@ class ConfigAdminController(Controller):
         return _written(info)
 
     @get("/config/versions", summary="Config version history, newest first")
-    async def versions(self, config_admin: ConfigAdmin, limit: int = 100) -> Response[bytes]:
+    async def versions(self, config_admin: ConfigAdmin, limit: Limit = 100) -> Response[bytes]:
         return _json({"versions": await config_admin.history(limit)})
 
     @get("/config/versions/{version:int}", summary="One config version")
-    async def version(self, config_admin: ConfigAdmin, version: int) -> Response[bytes]:
+    async def version(self, config_admin: ConfigAdmin, version: Version) -> Response[bytes]:
         info, document = await config_admin.version(version)
         body = {
             "version": info.version,
@@ -167,8 +177,8 @@ class ConfigAdminController(Controller):
     async def diff(
         self,
         config_admin: ConfigAdmin,
-        from_version: int | None = None,
-        to_version: int | None = None,
+        from_version: OptionalVersion = None,
+        to_version: OptionalVersion = None,
     ) -> Response[bytes]:
         new_info, new = await (
             config_admin.version(to_version) if to_version else config_admin.current()
@@ -182,7 +192,7 @@ class ConfigAdminController(Controller):
         summary="Make an old version current again (as a new version)",
     )
     async def rollback(
-        self, config_admin: ConfigAdmin, edit: Edit, version: int
+        self, config_admin: ConfigAdmin, edit: Edit, version: Version
     ) -> Response[bytes]:
         info = await config_admin.rollback(version, author=edit.author, if_match=edit.if_match)
         return _written(info)
@@ -203,7 +213,7 @@ class ConfigAdminController(Controller):
         )
 
     @get("/audit", summary="Recent admin actions")
-    async def audit(self, live: LiveConfig, limit: int = 100) -> Response[bytes]:
+    async def audit(self, live: LiveConfig, limit: Limit = 100) -> Response[bytes]:
         return _json({"entries": await live.audit.recent(limit)})
 
     # -- entities: providers, models, metrics, functions and their variants/campaigns ---------
@@ -266,10 +276,10 @@ async def _write(
 
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     role: str = "client"
     functions: list[str] | None = None
-    rpm_limit: int | None = None
+    rpm_limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_VERSION)] | None = None
 
 
 class KeysController(Controller):
