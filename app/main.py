@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ),
                 feedback=FeedbackService(config, recorder, recorder),
                 campaigns=CampaignResultsService(config, recorder.reader.rows),
+                limits=settings.input_limits,
             )
             install(app.state, services)
             install_console(app.state, console_context(services, live, recorder))

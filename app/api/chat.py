@@ -33,6 +33,7 @@ from app.auth.service import AuthService
 from app.errors import GatewayError, NotFound
 from app.inference.plan import Plan, new_context
 from app.inference.service import InferenceService
+from app.wire.limits import InputLimits
 from app.wire.request import decode_chat_request
 from app.wire.response import encoder
 
@@ -88,6 +89,7 @@ async def _handle(scope: HTTPScope, receive: Receive, send: Send, endpoint: str 
             services.inference,
             services.auth,
             services.settings.max_body_bytes,
+            services.limits,
             endpoint,
         )
     except GatewayError as error:
@@ -108,6 +110,7 @@ async def _serve(
     service: InferenceService,
     auth: AuthService,
     limit: int,
+    limits: InputLimits,
     endpoint: str | None,
 ) -> None:
     if scope["method"] != "POST":
@@ -116,7 +119,7 @@ async def _serve(
     principal = auth.authenticate(_header(scope, b"authorization"))
     context = new_context(api_key_id=principal.id, endpoint=endpoint)
     body = await _read_body(scope, receive, limit)
-    chat = decode_chat_request(body)
+    chat = decode_chat_request(body, limits)
     plan = service.plan(chat, body, context)
     auth.authorize(principal, plan.function)
     if chat.stream:

@@ -24,6 +24,7 @@ from app.runtime.admin import ConfigAdmin
 from app.runtime.reload import LiveConfig
 from app.settings import Settings
 from app.store.recorder import ClickHouseRecorder
+from app.wire.limits import InputLimits
 
 T = TypeVar("T")
 _KEY = "services"
@@ -40,6 +41,7 @@ class Services:
     inference: InferenceService
     feedback: FeedbackService
     campaigns: CampaignResultsService
+    limits: InputLimits  # settings.input_limits, built once
 
 
 def install(state: State, services: Services) -> None:
@@ -70,4 +72,5 @@ SERVICE_DEPENDENCIES: dict[str, Provide] = {
     "inference": _provide(lambda s: s.inference),
     "feedback": _provide(lambda s: s.feedback),
     "campaigns": _provide(lambda s: s.campaigns),
+    "limits": _provide(lambda s: s.limits),
 }

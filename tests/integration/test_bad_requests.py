@@ -197,6 +197,47 @@ CASES = [
         400,
         "ab_campaign",
     ),
+    ("n-over-128", {"model": "local", "messages": OK_MESSAGES, "n": 129}, 400, "n"),
+    (
+        "labels-65-entries",
+        {"model": "local", "messages": OK_MESSAGES, "labels": {f"k{i}": "v" for i in range(65)}},
+        400,
+        "labels",
+    ),
+    (
+        "labels-long-key",
+        {"model": "local", "messages": OK_MESSAGES, "labels": {"k" * 129: "v"}},
+        400,
+        "labels",
+    ),
+    (
+        "metadata-long-value",
+        {"model": "local", "messages": OK_MESSAGES, "metadata": {"k": "v" * 2049}},
+        400,
+        "metadata",
+    ),
+    (
+        "tz-tags-65-entries",
+        {
+            "model": "local",
+            "messages": OK_MESSAGES,
+            "tensorzero::tags": {f"k{i}": "v" for i in range(65)},
+        },
+        400,
+        "tensorzero::tags",
+    ),
+    (
+        "tags-65-items",
+        {"model": "local", "messages": OK_MESSAGES, "tags": [str(i) for i in range(65)]},
+        400,
+        "tags",
+    ),
+    (
+        "tag-too-long",
+        {"model": "local", "messages": OK_MESSAGES, "tags": ["ok", "t" * 257]},
+        400,
+        "tags[1]",
+    ),
     (
         "tool-toggle-unknown",
         {
@@ -333,3 +374,47 @@ def test_typed_bodies_are_decoded_strictly(
     response = httpx.post(gateway.url + path, json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
+
+
+def test_limits_at_the_ceiling_are_accepted(gateway: Gateway) -> None:
+    body = {
+        "model": "local",
+        "messages": OK_MESSAGES,
+        "n": 128,
+        "labels": {f"{i:0128d}": "v" * 2048 for i in range(64)},
+        "tags": ["t" * 256] * 64,
+    }
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["choices"]) == 128
+
+
+def test_feedback_tags_are_limited(gateway: Gateway) -> None:
+    body = {"metric_name": "thumbs_up", "value": True, "dryrun": True}
+    tags = {f"k{i}": "v" for i in range(65)}
+    response = httpx.post(gateway.url + "/v1/feedback", json={**body, "tags": tags})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "tags"
+
+
+def test_lowered_limits_from_settings(tmp_path, fake_upstream) -> None:
+    from tests.conftest import write_gateway_config
+
+    config = write_gateway_config(tmp_path / "variants", fake_upstream)
+    env = {"SWITCHYARD_MAX_N": "2", "SWITCHYARD_MAX_LABELS": "1", "SWITCHYARD_MAX_TAG_CHARS": "3"}
+    gateway = Gateway(config, tmp_path / "data", env=env).start()
+    try:
+        for extra, param in [
+            ({"n": 3}, "n"),
+            ({"labels": {"a": "1", "b": "2"}}, "labels"),
+            ({"tags": ["abcd"]}, "tags[0]"),
+        ]:
+            body = {"model": "local", "messages": OK_MESSAGES, **extra}
+            response = httpx.post(gateway.url + "/v1/chat/completions", json=body)
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["param"] == param
+            assert param.split("[")[0] in response.json()["error"]["message"]
+        ok = {"model": "local", "messages": OK_MESSAGES, "n": 2, "tags": ["abc"]}
+        assert httpx.post(gateway.url + "/v1/chat/completions", json=ok).status_code == 200
+    finally:
+        gateway.stop()
