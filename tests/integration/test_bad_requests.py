@@ -418,3 +418,21 @@ def test_lowered_limits_from_settings(tmp_path, fake_upstream) -> None:
         assert httpx.post(gateway.url + "/v1/chat/completions", json=ok).status_code == 200
     finally:
         gateway.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "param"),
+    [
+        ({"customer_name": {"not": "a scalar"}}, "system_prompt_args.customer_name"),
+        ({}, "system_prompt_args.customer_name"),
+    ],
+)
+def test_system_prompt_args_failure_names_the_argument(
+    gateway: Gateway, args: dict, param: str
+) -> None:
+    body = {"model": "support-bot", "messages": OK_MESSAGES, "system_prompt_args": args}
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == param
+    assert error["message"].startswith(param + " ")
