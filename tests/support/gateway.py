@@ -38,8 +38,8 @@ class Gateway:
             SWITCHYARD_CONFIG_DIR=str(self.config_dir),
             SWITCHYARD_DATA_DIR=str(self.data_dir),
             SWITCHYARD_LOG_LEVEL="warning",
-            **self.env,
         )
+        env.update(self.env)  # a test's settings win, the log level included
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve"],
