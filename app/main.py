@@ -15,11 +15,17 @@ from app.api.admin import ConfigAdminController, KeysController
 from app.api.admin_sql import admin_sql
 from app.api.bodies import BODY_DEPENDENCY
 from app.api.campaigns import campaign_results, campaign_timeline
-from app.api.chat import chat_completions, document_chat_endpoint, tir_chat_completions
+from app.api.chat import (
+    CHAT_BODY,
+    chat_completions,
+    document_chat_endpoint,
+    tir_chat_completions,
+)
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
+from app.api.openapi import document_request_bodies
 from app.api.security import PRINCIPAL_DEPENDENCY
 from app.api.services import SERVICE_DEPENDENCIES, Services, install
 from app.auth.service import AuthService
@@ -134,4 +140,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     document_chat_endpoint(app)
+    document_request_bodies(app, CHAT_BODY)
     return app

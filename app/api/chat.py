@@ -16,15 +16,7 @@ import re
 from typing import Any
 
 from litestar import Litestar, asgi
-from litestar.openapi.spec import (
-    OpenAPIMediaType,
-    OpenAPIResponse,
-    Operation,
-    PathItem,
-    RequestBody,
-    Schema,
-)
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec import OpenAPIResponse, Operation, PathItem
 from litestar.types import HTTPScope, Receive, Send
 
 from app.api.errors import method_not_allowed, payload_too_large
@@ -34,7 +26,7 @@ from app.errors import GatewayError, NotFound
 from app.inference.plan import Plan, new_context
 from app.inference.service import InferenceService
 from app.wire.limits import InputLimits
-from app.wire.request import decode_chat_request
+from app.wire.request import ChatRequest, decode_chat_request
 from app.wire.response import encoder
 
 CHAT_PATHS = [
@@ -222,22 +214,16 @@ def document_chat_endpoint(app: Litestar) -> None:
             + ", ".join(CHAT_PATHS[1:])
             + " and /project/p-{project}/endpoint/is-{endpoint}/v1/chat/completions."
         ),
-        request_body=RequestBody(
-            content={
-                "application/json": OpenAPIMediaType(
-                    schema=Schema(
-                        type=OpenAPIType.OBJECT,
-                        description="OpenAI chat completion request plus Switchyard, TensorZero, Adaptive and Unify fields",
-                    )
-                )
-            },
-            required=True,
-        ),
+        # The body: ChatRequest's schema, added by app.api.openapi with the other bodies.
         responses={
             "200": OpenAPIResponse(
                 description="chat.completion, or text/event-stream of chat.completion.chunk"
             ),
             "400": OpenAPIResponse(description="invalid request (OpenAI error shape, param named)"),
+            "401": OpenAPIResponse(description="missing or unknown API key"),
+            "403": OpenAPIResponse(description="the key may not use this function"),
+            "413": OpenAPIResponse(description="body larger than SWITCHYARD_MAX_BODY_BYTES"),
+            "429": OpenAPIResponse(description="rate limited"),
             "404": OpenAPIResponse(description="unknown model, function or variant"),
             "502": OpenAPIResponse(description="every provider failed"),
             "504": OpenAPIResponse(description="timeout"),
@@ -246,3 +232,6 @@ def document_chat_endpoint(app: Litestar) -> None:
     openapi = app.openapi_schema
     openapi.paths = openapi.paths or {}
     openapi.paths[CHAT_PATHS[0]] = PathItem(post=operation)
+
+
+CHAT_BODY = {(CHAT_PATHS[0], "post"): ChatRequest}
