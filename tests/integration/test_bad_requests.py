@@ -436,3 +436,21 @@ def test_system_prompt_args_failure_names_the_argument(
     error = response.json()["error"]
     assert error["param"] == param
     assert error["message"].startswith(param + " ")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        rb'{"model": "local", "messages": [{"role": "user", "content": "\ud800"}]}',
+        rb'{"model": "local", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}',
+        rb'{"model": "local", "messages": [{"role": "user", "content": "hi"}], "seed": 1e999}',
+    ],
+    ids=["lone-surrogate", "nan", "huge-number"],
+)
+def test_lone_surrogates_and_nan_are_400(gateway: Gateway, raw: bytes) -> None:
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        content=raw,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
