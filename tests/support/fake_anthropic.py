@@ -245,9 +245,12 @@ def _check_body(body: dict[str, Any]) -> None:
     if not 0 <= body.get("temperature", 0) <= 1:
         raise Invalid("temperature: must be between 0 and 1")
     system = body.get("system")
-    if system is not None and not isinstance(system, str):
-        if not all(b.get("type") == "text" and b.get("text") for b in system):
-            raise Invalid("system: only non-empty text blocks are allowed")
+    if (
+        system is not None
+        and not isinstance(system, str)
+        and not all(b.get("type") == "text" and b.get("text") for b in system)
+    ):
+        raise Invalid("system: only non-empty text blocks are allowed")
     _check_messages(body.get("messages"))
     for tool in body.get("tools") or ():
         if (

@@ -40,7 +40,7 @@ class Gateway:
             SWITCHYARD_LOG_LEVEL="warning",
         )
         env.update(self.env)  # a test's settings win, the log level included
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it until stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve"],
             cwd=REPO,
