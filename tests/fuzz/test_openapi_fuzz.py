@@ -19,6 +19,7 @@ from typing import Any
 import hypothesis
 import hypothesis.errors
 import pytest
+import requests
 import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -127,7 +128,7 @@ class _BudgetSpent(Exception):
     """Stops one operation's examples (there is no shrink phase, so it is not replayed)."""
 
 
-def _fuzz(operation: Any, mode: GenerationMode, base_url: str, deadline: float) -> list[str]:
+def _fuzz(operation: Any, mode: GenerationMode, gateway: Gateway, deadline: float) -> list[str]:
     """Run one operation's generated cases; the failures, as text."""
     checks = [not_a_server_error]
     if operation.path in CONTRACT_CHECKED:
@@ -150,9 +151,17 @@ def _fuzz(operation: Any, mode: GenerationMode, base_url: str, deadline: float) 
         if time.monotonic() > deadline:
             raise _BudgetSpent
         try:
-            case.call_and_validate(base_url=base_url, headers=AUTH, checks=checks, timeout=30)
+            case.call_and_validate(base_url=gateway.url, headers=AUTH, checks=checks, timeout=30)
         except (AssertionError, BaseExceptionGroup) as exc:  # FailureGroup: report them all
             failures.append(f"{case.method} {case.path} ({mode.value}): {exc}"[:2000])
+        except requests.ConnectionError as exc:  # the gateway died, or was stopped from outside
+            assert gateway.process is not None
+            status = gateway.process.poll()
+            failures.append(
+                f"{case.method} {case.path} ({mode.value}): gateway unreachable "
+                f"(exit status {status}): {exc}\n{gateway.log()[-3000:]}"
+            )
+            raise _BudgetSpent from None
 
     try:
         run()
@@ -174,6 +183,6 @@ def test_no_input_reaches_a_server_error(api_schema: Any, fuzz_gateway: Gateway)
     for i, (operation, mode) in enumerate(pairs):
         # Each pair gets a fair share of what is left of the budget.
         share = (end - time.monotonic()) / (len(pairs) - i)
-        failures += _fuzz(operation, mode, fuzz_gateway.url, time.monotonic() + share)
+        failures += _fuzz(operation, mode, fuzz_gateway, time.monotonic() + share)
     print(f"fuzzed {len(pairs)} operation/mode pairs; {len(failures)} failures")
     assert not failures, "\n\n".join(failures[:40]) + f"\n({len(failures)} failures)"
