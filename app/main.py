@@ -14,15 +14,22 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from app import __version__
 from app.api.admin import ConfigAdminController, KeysController
 from app.api.admin_sql import admin_sql
+from app.api.bodies import BODY_DEPENDENCY
 from app.api.campaigns import campaign_results, campaign_timeline
-from app.api.chat import chat_completions, document_chat_endpoint, tir_chat_completions
-from app.api.embeddings import create_embeddings
+from app.api.chat import (
+    CHAT_BODY,
+    chat_completions,
+    document_chat_endpoint,
+    tir_chat_completions,
+)
+from app.api.embeddings import EMBEDDINGS_BODY, create_embeddings
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
 from app.api.models import list_models, retrieve_model
-from app.api.responses import create_response
+from app.api.openapi import document_request_bodies
+from app.api.responses import RESPONSES_BODY, create_response
 from app.api.security import PRINCIPAL_DEPENDENCY
 from app.api.services import SERVICE_DEPENDENCIES, Services, install
 from app.api.spend import admin_spend
@@ -122,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 campaigns=CampaignResultsService(config, recorder.reader.rows),
                 responses=ResponsesService(inference, turn_lookup(settings, recorder)),
                 embeddings=EmbeddingsService(config, metered, providers),
+                limits=settings.input_limits,
             )
             install(app.state, services)
             install_console(app.state, console_context(services, live, recorder))
@@ -165,7 +173,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics,
             console_router(),
         ],
-        dependencies={**SERVICE_DEPENDENCIES, **PRINCIPAL_DEPENDENCY},
+        dependencies={**SERVICE_DEPENDENCIES, **PRINCIPAL_DEPENDENCY, **BODY_DEPENDENCY},
         middleware=[count_requests],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -179,4 +187,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     document_chat_endpoint(app)
+    document_request_bodies(app, {**CHAT_BODY, **RESPONSES_BODY, **EMBEDDINGS_BODY})
     return app

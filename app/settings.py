@@ -12,6 +12,8 @@ from pathlib import Path
 
 import msgspec
 
+from app.wire import limits
+
 ENV_PREFIX = "SWITCHYARD_"
 
 
@@ -36,6 +38,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # POST /admin/sql and `switchyard sql`: ClickHouse stops a query past these limits.
     admin_sql_timeout_s: float = 30.0
     admin_sql_max_rows: int = 100_000
+    # Input limits (SPEC §2.1, docs/security.md): the defaults are ceilings, settings may lower.
+    max_n: int = limits.MAX_N
+    max_labels: int = limits.MAX_LABELS
+    max_label_key_chars: int = limits.MAX_LABEL_KEY_CHARS
+    max_label_value_chars: int = limits.MAX_LABEL_VALUE_CHARS
+    max_tags: int = limits.MAX_TAGS
+    max_tag_chars: int = limits.MAX_TAG_CHARS
+
+    def __post_init__(self) -> None:
+        self.input_limits  # noqa: B018 - raises ValueError for a limit out of range
+
+    @property
+    def input_limits(self) -> limits.InputLimits:
+        return limits.InputLimits(
+            n=self.max_n,
+            labels=self.max_labels,
+            label_key_chars=self.max_label_key_chars,
+            label_value_chars=self.max_label_value_chars,
+            tags=self.max_tags,
+            tag_chars=self.max_tag_chars,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

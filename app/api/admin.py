@@ -18,6 +18,7 @@ from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import Provide
 from litestar.params import Parameter
 
+from app.api.bodies import body_of
 from app.api.security import requires_admin
 from app.auth.keys import create_api_key
 from app.auth.principal import Principal
@@ -35,6 +36,16 @@ ENTITY_PATHS = ["/{collection:str}/{name:str}", "/{collection:str}/{name:str}/{s
 
 Document = dict[str, Any]
 EntityPath = tuple[str, ...]
+
+# Query and path integers are bounded here, at the edge: past the store's column types they
+# would overflow the database driver (a 400 naming the parameter, not a 5xx).
+MAX_VERSION = 2**31 - 1  # config_versions.version is an INTEGER
+MAX_LIST = 10_000
+Version = Annotated[int, Parameter(ge=1, le=MAX_VERSION, description="A config version number")]
+OptionalVersion = Annotated[
+    int | None, Parameter(ge=1, le=MAX_VERSION, description="A config version number")
+]
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIST, description="How many entries, newest first")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +86,7 @@ def _version_tag(raw: str | None) -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
         raise InvalidRequest(
             f'If-Match must be a version ETag like "12", got {raw!r}', param="If-Match"
         )
@@ -129,12 +140,12 @@ class ConfigAdminController(Controller):
         info, document = await config_admin.current()
         return _json({"version": info.version, "document": document}, version=info.version)
 
-    @put("/config", summary="Replace the whole config document")
+    @put("/config", summary="Replace the whole config document", opt=body_of(Document))
     async def put_config(
-        self, data: Document, edit: Edit, config_admin: ConfigAdmin
+        self, payload: Document, edit: Edit, config_admin: ConfigAdmin
     ) -> Response[bytes]:
         info = await config_admin.write(
-            edits.replace_all(_document(data)),
+            edits.replace_all(_document(payload)),
             author=edit.author,
             comment=edit.comment_or("replace config"),
             if_match=edit.if_match,
@@ -143,11 +154,11 @@ class ConfigAdminController(Controller):
         return _written(info)
 
     @get("/config/versions", summary="Config version history, newest first")
-    async def versions(self, config_admin: ConfigAdmin, limit: int = 100) -> Response[bytes]:
+    async def versions(self, config_admin: ConfigAdmin, limit: Limit = 100) -> Response[bytes]:
         return _json({"versions": await config_admin.history(limit)})
 
     @get("/config/versions/{version:int}", summary="One config version")
-    async def version(self, config_admin: ConfigAdmin, version: int) -> Response[bytes]:
+    async def version(self, config_admin: ConfigAdmin, version: Version) -> Response[bytes]:
         info, document = await config_admin.version(version)
         body = {
             "version": info.version,
@@ -166,8 +177,8 @@ class ConfigAdminController(Controller):
     async def diff(
         self,
         config_admin: ConfigAdmin,
-        from_version: int | None = None,
-        to_version: int | None = None,
+        from_version: OptionalVersion = None,
+        to_version: OptionalVersion = None,
     ) -> Response[bytes]:
         new_info, new = await (
             config_admin.version(to_version) if to_version else config_admin.current()
@@ -181,7 +192,7 @@ class ConfigAdminController(Controller):
         summary="Make an old version current again (as a new version)",
     )
     async def rollback(
-        self, config_admin: ConfigAdmin, edit: Edit, version: int
+        self, config_admin: ConfigAdmin, edit: Edit, version: Version
     ) -> Response[bytes]:
         info = await config_admin.rollback(version, author=edit.author, if_match=edit.if_match)
         return _written(info)
@@ -190,9 +201,10 @@ class ConfigAdminController(Controller):
         "/config/validate",
         summary="Validate a config document without applying it",
         status_code=200,
+        opt=body_of(Document),
     )
-    async def validate(self, data: Document) -> Response[bytes]:
-        problems = validate_document(_document(data))
+    async def validate(self, payload: Document) -> Response[bytes]:
+        problems = validate_document(_document(payload))
         return _json(
             {
                 "valid": not problems,
@@ -201,7 +213,7 @@ class ConfigAdminController(Controller):
         )
 
     @get("/audit", summary="Recent admin actions")
-    async def audit(self, live: LiveConfig, limit: int = 100) -> Response[bytes]:
+    async def audit(self, live: LiveConfig, limit: Limit = 100) -> Response[bytes]:
         return _json({"entries": await live.audit.recent(limit)})
 
     # -- entities: providers, models, metrics, functions and their variants/campaigns ---------
@@ -216,25 +228,30 @@ class ConfigAdminController(Controller):
         info, value = await config_admin.read(entity)
         return _json(value, version=info.version)
 
-    @post(ENTITY_PATHS, summary="Create an entity (409 if it exists)", status_code=201)
+    @post(
+        ENTITY_PATHS,
+        summary="Create an entity (409 if it exists)",
+        status_code=201,
+        opt=body_of(Document),
+    )
     async def create_entity(
-        self, data: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
+        self, payload: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
     ) -> Response[bytes]:
-        mutate = edits.put(entity, data, must_exist=False)
+        mutate = edits.put(entity, payload, must_exist=False)
         return _written(await _write(config_admin, edit, mutate, entity, "create"), 201)
 
-    @put(ENTITY_PATHS, summary="Create or replace an entity")
+    @put(ENTITY_PATHS, summary="Create or replace an entity", opt=body_of(Document))
     async def put_entity(
-        self, data: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
+        self, payload: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
     ) -> Response[bytes]:
-        mutate = edits.put(entity, data, must_exist=None)
+        mutate = edits.put(entity, payload, must_exist=None)
         return _written(await _write(config_admin, edit, mutate, entity, "put"))
 
-    @patch(ENTITY_PATHS, summary="Merge-patch an entity (RFC 7386)")
+    @patch(ENTITY_PATHS, summary="Merge-patch an entity (RFC 7386)", opt=body_of(Document))
     async def patch_entity(
-        self, data: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
+        self, payload: Document, config_admin: ConfigAdmin, edit: Edit, entity: EntityPath
     ) -> Response[bytes]:
-        mutate = edits.merge(entity, data)
+        mutate = edits.merge(entity, payload)
         return _written(await _write(config_admin, edit, mutate, entity, "patch"))
 
     @delete(ENTITY_PATHS, summary="Delete an entity", status_code=200)
@@ -259,10 +276,10 @@ async def _write(
 
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     role: str = "client"
     functions: list[str] | None = None
-    rpm_limit: int | None = None
+    rpm_limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_VERSION)] | None = None
     budget_usd: float | None = None  # USD per budget_period (docs/spend.md)
     budget_period: str | None = None  # day | month (the default) | total
 
@@ -276,20 +293,25 @@ class KeysController(Controller):
     async def list_keys(self, live: LiveConfig, config_admin: ConfigAdmin) -> Response[bytes]:
         return _json({"keys": await config_admin.guard(live.keys.list())})
 
-    @post("/", summary="Create an API key; the key is in this response only", status_code=201)
+    @post(
+        "/",
+        summary="Create an API key; the key is in this response only",
+        status_code=201,
+        opt=body_of(KeyCreate),
+    )
     async def create_key(
-        self, data: KeyCreate, principal: Principal, live: LiveConfig, config_admin: ConfigAdmin
+        self, payload: KeyCreate, principal: Principal, live: LiveConfig, config_admin: ConfigAdmin
     ) -> Response[bytes]:
         info, key = await config_admin.guard(
             create_api_key(
                 live.keys,
-                name=data.name,
-                role=data.role,
-                functions=data.functions,
-                rpm_limit=data.rpm_limit,
+                name=payload.name,
+                role=payload.role,
+                functions=payload.functions,
+                rpm_limit=payload.rpm_limit,
                 actor=principal.name,
-                budget_usd=data.budget_usd,
-                budget_period=data.budget_period,
+                budget_usd=payload.budget_usd,
+                budget_period=payload.budget_period,
             )
         )
         await config_admin.guard(live.refresh())

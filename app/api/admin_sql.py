@@ -13,6 +13,7 @@ from typing import Literal
 import msgspec
 from litestar import Response, post
 
+from app.api.bodies import body_of
 from app.api.security import requires_named_admin
 from app.errors import InvalidRequest
 from app.store.clickhouse.query import MEDIA_TYPES
@@ -30,9 +31,10 @@ class SqlRequest(msgspec.Struct, forbid_unknown_fields=True):
     summary="Run a read-only ClickHouse query",
     tags=["admin"],
     guards=[requires_named_admin],
+    opt=body_of(SqlRequest),
 )
-async def admin_sql(data: SqlRequest, recorder: ClickHouseRecorder) -> Response[bytes]:
-    if not data.query.strip():
+async def admin_sql(payload: SqlRequest, recorder: ClickHouseRecorder) -> Response[bytes]:
+    if not payload.query.strip():
         raise InvalidRequest("'query' is empty", param="query")
-    content = await recorder.sql(data.query, data.format)
-    return Response(content, media_type=MEDIA_TYPES[data.format])
+    content = await recorder.sql(payload.query, payload.format)
+    return Response(content, media_type=MEDIA_TYPES[payload.format])

@@ -16,15 +16,7 @@ import re
 from typing import Any
 
 from litestar import Litestar, asgi
-from litestar.openapi.spec import (
-    OpenAPIMediaType,
-    OpenAPIResponse,
-    Operation,
-    PathItem,
-    RequestBody,
-    Schema,
-)
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec import OpenAPIResponse, Operation, PathItem
 from litestar.types import HTTPScope, Receive, Send
 
 from app.api.errors import method_not_allowed, payload_too_large
@@ -33,7 +25,8 @@ from app.auth.service import AuthService
 from app.errors import GatewayError, NotFound
 from app.inference.plan import Plan, new_context
 from app.inference.service import InferenceService
-from app.wire.request import decode_chat_request
+from app.wire.limits import InputLimits
+from app.wire.request import ChatRequest, decode_chat_request
 from app.wire.response import encoder
 
 CHAT_PATHS = [
@@ -88,6 +81,7 @@ async def _handle(scope: HTTPScope, receive: Receive, send: Send, endpoint: str 
             services.inference,
             services.auth,
             services.settings.max_body_bytes,
+            services.limits,
             endpoint,
         )
     except GatewayError as error:
@@ -108,6 +102,7 @@ async def _serve(
     service: InferenceService,
     auth: AuthService,
     limit: int,
+    limits: InputLimits,
     endpoint: str | None,
 ) -> None:
     if scope["method"] != "POST":
@@ -116,7 +111,7 @@ async def _serve(
     principal = auth.authenticate(_header(scope, b"authorization"))
     context = new_context(api_key_id=principal.id, endpoint=endpoint)
     body = await _read_body(scope, receive, limit)
-    chat = decode_chat_request(body)
+    chat = decode_chat_request(body, limits)
     plan = service.plan(chat, body, context)
     auth.authorize(principal, plan.function)
     auth.check_budgets(principal, plan.function, plan.snapshot)
@@ -220,22 +215,16 @@ def document_chat_endpoint(app: Litestar) -> None:
             + ", ".join(CHAT_PATHS[1:])
             + " and /project/p-{project}/endpoint/is-{endpoint}/v1/chat/completions."
         ),
-        request_body=RequestBody(
-            content={
-                "application/json": OpenAPIMediaType(
-                    schema=Schema(
-                        type=OpenAPIType.OBJECT,
-                        description="OpenAI chat completion request plus Switchyard, TensorZero, Adaptive and Unify fields",
-                    )
-                )
-            },
-            required=True,
-        ),
+        # The body: ChatRequest's schema, added by app.api.openapi with the other bodies.
         responses={
             "200": OpenAPIResponse(
                 description="chat.completion, or text/event-stream of chat.completion.chunk"
             ),
             "400": OpenAPIResponse(description="invalid request (OpenAI error shape, param named)"),
+            "401": OpenAPIResponse(description="missing or unknown API key"),
+            "403": OpenAPIResponse(description="the key may not use this function"),
+            "413": OpenAPIResponse(description="body larger than SWITCHYARD_MAX_BODY_BYTES"),
+            "429": OpenAPIResponse(description="rate limited"),
             "404": OpenAPIResponse(description="unknown model, function or variant"),
             "502": OpenAPIResponse(description="every provider failed"),
             "504": OpenAPIResponse(description="timeout"),
@@ -244,3 +233,6 @@ def document_chat_endpoint(app: Litestar) -> None:
     openapi = app.openapi_schema
     openapi.paths = openapi.paths or {}
     openapi.paths[CHAT_PATHS[0]] = PathItem(post=operation)
+
+
+CHAT_BODY = {(CHAT_PATHS[0], "post"): ChatRequest}

@@ -15,7 +15,7 @@ from app.api.security import principal_of
 from app.auth.service import AuthService
 from app.inference.embeddings import EmbeddingsService
 from app.inference.plan import new_context
-from app.wire.embeddings import decode_embeddings_request
+from app.wire.embeddings import EmbeddingsRequest, decode_embeddings_request
 from app.wire.response import encoder
 
 EMBEDDINGS_PATHS = [
@@ -24,6 +24,7 @@ EMBEDDINGS_PATHS = [
     "/api/v1/embeddings",
     "/v0/embeddings",
 ]
+EMBEDDINGS_BODY = {(path, "post"): EmbeddingsRequest for path in EMBEDDINGS_PATHS}
 
 
 @post(

@@ -86,11 +86,21 @@ def handle_validation_error(_: AnyRequest, exc: ValidationException) -> Response
     """A typed body or parameter that does not decode: a 400 naming the parameter."""
     cause = exc.__cause__
     if not isinstance(cause, msgspec.ValidationError):
-        return error_response(InvalidRequest(str(exc.detail)))
+        return error_response(_parameter_error(exc))
     message = str(cause)
     if message == _BODY_MISSING:
         return error_response(InvalidRequest("Request body is empty: send a JSON object"))
     return error_response(invalid_value(_DATA_FIELD.sub("`$.", message)))
+
+
+def _parameter_error(exc: ValidationException) -> InvalidRequest:
+    """A query, path or header parameter that fails its type or bounds, named."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for problem in extra:
+        if isinstance(problem, dict) and problem.get("key"):
+            key = str(problem["key"])
+            return InvalidRequest(f"Invalid value for '{key}': {problem.get('message')}", param=key)
+    return InvalidRequest(str(exc.detail))
 
 
 def handle_http_exception(request: AnyRequest, exc: HTTPException) -> Response[bytes]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from litestar import Response, post
 
+from app.api.bodies import body_of
 from app.api.security import authenticated
 from app.auth.principal import Principal
 from app.feedback.schema import FeedbackRequest
 from app.feedback.service import FeedbackService
+from app.wire.limits import InputLimits, check_labels
 from app.wire.response import encoder
 
 FEEDBACK_PATHS = ["/v1/feedback", "/feedback", "/api/v1/feedback"]
@@ -19,9 +21,12 @@ FEEDBACK_PATHS = ["/v1/feedback", "/feedback", "/api/v1/feedback"]
     tags=["feedback"],
     status_code=200,
     guards=[authenticated],
+    opt=body_of(FeedbackRequest),
 )
 async def submit_feedback(
-    data: FeedbackRequest, principal: Principal, feedback: FeedbackService
+    payload: FeedbackRequest, principal: Principal, feedback: FeedbackService, limits: InputLimits
 ) -> Response[bytes]:
-    feedback_id = await feedback.submit(data, api_key_id=principal.id)
+    if limits.lowered:
+        check_labels(payload.tags, "tags", limits)
+    feedback_id = await feedback.submit(payload, api_key_id=principal.id)
     return Response(encoder.encode({"feedback_id": feedback_id}), media_type="application/json")

@@ -18,8 +18,12 @@ from app.auth.service import AuthService
 from app.inference.plan import Plan
 from app.inference.responses_service import ResponsesService
 from app.wire.response import encoder
+from app.wire.responses import ResponsesRequest
 
 RESPONSES_PATHS = ["/v1/responses", "/openai/v1/responses", "/api/v1/responses", "/v0/responses"]
+# The body is read raw (unknown fields pass through to the chat request); its schema is
+# published from the type that decodes it (app/api/openapi.py).
+RESPONSES_BODY = {(path, "post"): ResponsesRequest for path in RESPONSES_PATHS}
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 

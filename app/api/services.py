@@ -26,6 +26,7 @@ from app.runtime.admin import ConfigAdmin
 from app.runtime.reload import LiveConfig
 from app.settings import Settings
 from app.store.recorder import ClickHouseRecorder
+from app.wire.limits import InputLimits
 
 T = TypeVar("T")
 _KEY = "services"
@@ -44,6 +45,7 @@ class Services:
     campaigns: CampaignResultsService
     responses: ResponsesService
     embeddings: EmbeddingsService
+    limits: InputLimits  # settings.input_limits, built once
 
 
 def install(state: State, services: Services) -> None:
@@ -76,4 +78,5 @@ SERVICE_DEPENDENCIES: dict[str, Provide] = {
     "campaigns": _provide(lambda s: s.campaigns),
     "responses": _provide(lambda s: s.responses),
     "embeddings": _provide(lambda s: s.embeddings),
+    "limits": _provide(lambda s: s.limits),
 }

@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from app.wire.limits import Labels
+
 
 class FeedbackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     metric_name: str
@@ -14,7 +16,7 @@ class FeedbackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=False)
     inference_id: uuid.UUID | None = None
     completion_id: uuid.UUID | None = None
     episode_id: uuid.UUID | None = None
-    tags: dict[str, str] | None = None
+    tags: Labels | None = None
     comment: str | None = None
     dryrun: bool = False
 

@@ -205,14 +205,15 @@ def _check_args(schema: Any, args: dict[str, Any]) -> None:
     if schema is None or schema.is_valid(args):
         return
     error = next(iter(schema.iter_errors(args)))
-    path = [str(p) for p in error.instance_path]
+    path = list(error.instance_path)
     missing = getattr(error.kind, "property", None)
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required) and missing:
         path.append(str(missing))
-    param = ".".join(["system_prompt_args", *path])
-    raise InvalidRequest(
-        f"system_prompt_args does not match the function's schema: {error.message}", param=param
+    param = "system_prompt_args" + "".join(
+        f"[{step}]" if isinstance(step, int) else f".{step}" for step in path
     )
+    detail = error.message if len(error.message) <= 300 else error.message[:300] + "…"
+    raise InvalidRequest(f"{param} does not match the function's schema: {detail}", param=param)
 
 
 def _upstream_message(message: Message) -> Message:

@@ -309,7 +309,7 @@ def _tool_use(call: Any, where: str) -> dict[str, Any]:
     arguments = call.function.arguments or "{}"
     try:
         parsed = msgspec.json.decode(arguments)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         parsed = None
     if not isinstance(parsed, dict):
         raise TranslationError(f"{where}.function.arguments must be a JSON object")

@@ -15,28 +15,35 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 import aiohttp
-import msgspec
 
 from app.config.schema import AnthropicProviderConfig, OpenAIProviderConfig
 from app.providers.base import GeneratorStream, ProviderError, ProviderReply, ProviderRequest, now
 from app.providers.breaker import CircuitBreaker
+from app.providers.redact import Redactor
 from app.providers.upstream import Upstream, http_error, sse_data
-from app.providers.wire_format import ErrorEvent, TranslationError, WireFormat
+from app.providers.wire_format import DECODE_ERRORS, ErrorEvent, TranslationError, WireFormat
 from app.wire.response import ChatCompletionChunk
 
 RemoteConfig = OpenAIProviderConfig | AnthropicProviderConfig
 
 
 class HttpProvider:
-    __slots__ = ("_stream_timeout", "_timeout", "breaker", "config", "name", "wire")
+    __slots__ = ("_stream_timeout", "_timeout", "breaker", "config", "name", "redact", "wire")
 
     def __init__(
-        self, name: str, config: RemoteConfig, wire: WireFormat, breaker: CircuitBreaker
+        self,
+        name: str,
+        config: RemoteConfig,
+        wire: WireFormat,
+        breaker: CircuitBreaker,
+        redact: Redactor | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self.wire = wire
         self.breaker = breaker
+        # Every byte read from the provider passes through it first: keys never leave.
+        self.redact = redact or Redactor([config.api_key_env] if config.api_key_env else [])
         self._timeout = aiohttp.ClientTimeout(
             total=config.timeout_s, sock_connect=config.connect_timeout_s
         )
@@ -55,7 +62,7 @@ class HttpProvider:
             raise
         try:
             completion = self.wire.completion(raw)
-        except msgspec.MsgspecError as exc:
+        except DECODE_ERRORS as exc:
             raise ProviderError(
                 self.name,
                 f"malformed {self.wire.reply_name}: {exc}",
@@ -101,7 +108,7 @@ class HttpProvider:
                 response = await upstream.send(self.wire.url, body, headers, self._timeout)
             try:
                 first_byte_at = now()
-                raw = await response.read()
+                raw = self.redact.bytes(await response.read())
             finally:
                 response.release()
         except TimeoutError:
@@ -116,7 +123,7 @@ class HttpProvider:
             ) from None
         except aiohttp.ClientError as exc:
             raise self._connect_failed(exc) from None
-        if response.status >= 400:
+        if response.status >= 400:  # of the headers only Retry-After is read, never kept
             raise http_error(self.name, response.status, raw, response.headers)
         return raw, first_byte_at
 
@@ -129,14 +136,15 @@ class HttpProvider:
             response = await upstream.send(self.wire.url, body, headers, self._stream_timeout)
             try:
                 if response.status >= 400:
-                    raise http_error(
-                        self.name, response.status, await response.read(), response.headers
-                    )
+                    raw = self.redact.bytes(await response.read())
+                    raise http_error(self.name, response.status, raw, response.headers)
+                self.redact.refresh()  # once per stream; each event is only scrubbed
                 async with aclosing(sse_data(response.content.iter_any())) as events:
                     async for data in events:
+                        data = self.redact.scrub(data)
                         try:
                             chunk = reader.read(data)
-                        except msgspec.MsgspecError as exc:
+                        except DECODE_ERRORS as exc:
                             raise self._malformed_event(exc, data) from None
                         except ErrorEvent as event:
                             raise http_error(self.name, event.status, data) from None
@@ -155,7 +163,7 @@ class HttpProvider:
         if not reader.finished:
             raise ProviderError(self.name, self.wire.unfinished, kind="protocol")
 
-    def _malformed_event(self, exc: msgspec.MsgspecError, data: bytes) -> ProviderError:
+    def _malformed_event(self, exc: Exception, data: bytes) -> ProviderError:
         return ProviderError(
             self.name, f"malformed stream event: {exc}", kind="protocol", raw_response=data[:2000]
         )
@@ -165,4 +173,6 @@ class HttpProvider:
             reason = f"cannot connect to {exc.host}:{exc.port} ({exc.strerror or exc.os_error})"
         else:
             reason = str(exc) or type(exc).__name__
-        return ProviderError(self.name, f"connection failed: {reason}", kind="connect")
+        return ProviderError(
+            self.name, f"connection failed: {self.redact.text(reason)}", kind="connect"
+        )

@@ -9,16 +9,23 @@ Key values are read from the environment variables the config names, and re-read
 change, because providers read their key at call time (rotation needs no reload). Values
 shorter than :data:`MIN_SECRET_CHARS` are ignored: redacting ``"abc"`` everywhere would mangle
 ordinary text and such a value is no credential. See docs/security.md.
+
+One redactor is built per config version, for the keys of all its providers
+(:func:`app.providers.registry.build_providers`), and given to every HTTP provider, which
+passes each response body, stream event and error text through it before anything else sees
+them. A provider never answers with another provider's key unredacted either.
 """
 
 from __future__ import annotations
 
 import base64
+import builtins
 import os
 import urllib.parse
 from collections.abc import Iterable, Mapping
 
 REDACTED = "[redacted]"
+_REDACTED_BYTES = REDACTED.encode()
 MIN_SECRET_CHARS = 8
 
 
@@ -45,9 +52,10 @@ class Redactor:
         self._values: tuple[str | None, ...] = ()
         self._needles: tuple[str, ...] = ()
         self._byte_needles: tuple[bytes, ...] = ()
-        self._refresh()
+        self.refresh()
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
+        """Re-read the key values (a tuple of environment lookups; rebuilds only on change)."""
         values = tuple(self._environ.get(name) for name in self._names)
         if values == self._values:
             return
@@ -61,17 +69,22 @@ class Redactor:
         self._values = values
 
     def text(self, value: str) -> str:
-        self._refresh()
+        self.refresh()
         for needle in self._needles:
             if needle in value:
                 value = value.replace(needle, REDACTED)
         return value
 
     def bytes(self, value: bytes) -> bytes:
-        self._refresh()
+        self.refresh()
+        return self.scrub(value)
+
+    def scrub(self, value: builtins.bytes) -> builtins.bytes:
+        """:meth:`bytes` without re-reading the environment: for the events of one stream,
+        after one :meth:`refresh` when it opened. A few substring checks per call."""
         for needle in self._byte_needles:
             if needle in value:
-                value = value.replace(needle, REDACTED.encode())
+                value = value.replace(needle, _REDACTED_BYTES)
         return value
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
@@ -79,5 +92,5 @@ class Redactor:
 
     @property
     def active(self) -> bool:
-        self._refresh()
+        self.refresh()
         return bool(self._needles)

@@ -23,6 +23,7 @@ from app.providers.breaker import BreakerBoard
 from app.providers.dummy import DummyProvider
 from app.providers.http_provider import HttpProvider
 from app.providers.openai_wire import OpenAIWire
+from app.providers.redact import Redactor
 from app.providers.upstream import Upstream
 
 # Config versions whose provider objects are kept: the current one and those still finishing.
@@ -31,19 +32,32 @@ KEPT_VERSIONS = 4
 ProviderConfigs = Mapping[str, ProviderConfig]
 
 
-def build_provider(name: str, config: ProviderConfig, board: BreakerBoard) -> Provider:
+def build_provider(
+    name: str, config: ProviderConfig, board: BreakerBoard, redactor: Redactor | None = None
+) -> Provider:
     breaker = board.breaker(name, config)
     if isinstance(config, DummyProviderConfig):
         return DummyProvider(name, config, breaker)
+    redactor = redactor or key_redactor({name: config})
     if isinstance(config, OpenAIProviderConfig):
-        return HttpProvider(name, config, OpenAIWire(config), breaker)
+        return HttpProvider(name, config, OpenAIWire(config), breaker, redactor)
     if isinstance(config, AnthropicProviderConfig):
-        return HttpProvider(name, config, AnthropicWire(config), breaker)
+        return HttpProvider(name, config, AnthropicWire(config), breaker, redactor)
     raise TypeError(f"no provider implementation for {type(config).__name__}")
 
 
+def key_redactor(configs: ProviderConfigs) -> Redactor:
+    """Redacts the keys of every provider in a config version (see docs/security.md)."""
+    return Redactor(
+        config.api_key_env
+        for config in configs.values()
+        if isinstance(config, OpenAIProviderConfig | AnthropicProviderConfig) and config.api_key_env
+    )
+
+
 def build_providers(configs: ProviderConfigs, board: BreakerBoard) -> dict[str, Provider]:
-    return {name: build_provider(name, config, board) for name, config in configs.items()}
+    redactor = key_redactor(configs)  # one per config version, shared by its providers
+    return {name: build_provider(name, config, board, redactor) for name, config in configs.items()}
 
 
 class Providers:

@@ -62,19 +62,61 @@ class Upstream(Protocol):
 
 
 async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
-    """The ``data:`` payloads of an SSE body, in order, from the pieces it arrived in.
+    """The data of each SSE event, in order, from the pieces the body arrived in.
+
+    The whole grammar of the HTML standard's ``text/event-stream``: lines end with ``\r\n``,
+    ``\n`` or ``\r`` (also when a ``\r\n`` is split between two reads); a blank line ends an
+    event, whose ``data:`` lines are joined with ``\n``; one space after the colon is dropped;
+    comments (``:``...) and other fields (``event:``, ``id:``, ``retry:``) are skipped; an event
+    without data is not dispatched. An event still open when the body ends is dispatched too
+    (providers end streams without the final blank line). Payloads are whitespace-stripped.
 
     Whatever arrived is split into lines here: one await per network read instead of one per
     line (aiohttp's readline) is ~10% of a streaming request (docs/performance.md).
     """
     pending = b""
+    data: list[bytes] = []
+    skip_lf = False  # the last read ended in "\r": a "\n" opening the next one belongs to it
     async for piece in pieces:
-        *lines, pending = (pending + piece).split(b"\n")
+        if skip_lf and piece:
+            skip_lf = False
+            if piece.startswith(b"\n"):
+                piece = piece[1:]
+        buffer = pending + piece
+        if b"\r" in buffer:
+            skip_lf = buffer.endswith(b"\r")
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, pending = buffer.split(b"\n")
         for line in lines:
-            if line.startswith(b"data:") and (payload := line[5:].strip()):
-                yield payload
-    if pending.startswith(b"data:") and (payload := pending[5:].strip()):
-        yield payload
+            if line:
+                _field(line, data)
+            elif data:
+                payload = _event(data)
+                if payload:
+                    yield payload
+    if pending:
+        _field(pending, data)
+    if data:
+        payload = _event(data)
+        if payload:
+            yield payload
+
+
+def _field(line: bytes, data: list[bytes]) -> None:
+    """One non-blank line: keep the value of a ``data`` field."""
+    if not line.startswith(b"data"):
+        return  # a comment, another field, or a name that only starts like "data"
+    rest = line[4:]
+    if not rest:
+        data.append(b"")
+    elif rest[:1] == b":":
+        data.append(rest[2:] if rest[1:2] == b" " else rest[1:])
+
+
+def _event(data: list[bytes]) -> bytes:
+    payload = (data[0] if len(data) == 1 else b"\n".join(data)).strip()
+    data.clear()
+    return payload
 
 
 class _UpstreamError(msgspec.Struct):
@@ -97,7 +139,7 @@ def http_error(
             detail = parsed.error.message
         else:
             detail = parsed.error or parsed.message or ""
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
         detail = raw[:300].decode("utf-8", "replace").strip()
     kind: ErrorKind = "rejected" if status in REJECTED_STATUSES else "http"
     text = f"HTTP {status}" + (f": {detail}" if detail else "")

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import msgspec
+
 from app.providers.base import ProviderRequest
 from app.wire.response import ChatCompletion, ChatCompletionChunk
+
+# What decoding untrusted bytes with msgspec may raise: its own errors, and (not wrapped in
+# them) invalid UTF-8 inside a JSON string and nesting deeper than the recursion limit.
+DECODE_ERRORS = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
 
 
 class TranslationError(ValueError):

@@ -18,6 +18,7 @@ from app.config.compile import validate_document
 from app.config.functions import CompiledCampaign
 from app.errors import Conflict, GatewayError, InvalidRequest, NotFound, Unavailable
 from app.runtime.reload import LiveConfig
+from app.store.sql.engine import is_unreachable
 from app.store.sql.repos import StaleVersion, VersionInfo
 
 T = TypeVar("T")
@@ -97,11 +98,16 @@ class ConfigAdmin:
         )
 
     async def guard(self, operation: Awaitable[T]) -> T:
+        """Await a store operation; a connection-level failure becomes a 503 (and marks the
+        store down in ``/ready``). Anything else propagates: bad input is a 400 checked at the
+        edge, and a bug is a logged 500, never a misleading "unreachable"."""
         try:
             return await operation
         except (GatewayError, StaleVersion):
             raise
-        except Exception as exc:  # noqa: BLE001 - any other failure means the store is unreachable
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
             self.live.mark_down(exc)
             raise Unavailable(
                 "The config store is unreachable; the gateway keeps serving the last loaded"

@@ -18,7 +18,8 @@ import msgspec
 from msgspec import Meta
 
 from app.errors import InvalidRequest
-from app.wire.request import Labels, PositiveInt, decode_or_400
+from app.wire.limits import Labels
+from app.wire.request import PositiveInt, decode_or_400
 
 MAX_INPUTS = 2048  # OpenAI's limit on inputs per request
 TokenId = Annotated[int, Meta(ge=0)]

@@ -15,12 +15,22 @@ import msgspec
 from msgspec import Meta, field
 
 from app.errors import InvalidRequest
+from app.wire.limits import (
+    DEFAULT_LIMITS,
+    InputLimits,
+    Labels,
+    N,
+    Tag,
+    Tags,
+    check_labels,
+    check_n,
+    check_tags,
+)
 
 Temperature = Annotated[float, Meta(ge=0, le=2)]
 UnitInterval = Annotated[float, Meta(ge=0, le=1)]
 Penalty = Annotated[float, Meta(ge=-2, le=2)]
 PositiveInt = Annotated[int, Meta(ge=1)]
-Labels = dict[str, str]
 T = TypeVar("T")
 
 
@@ -120,7 +130,7 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     max_completion_tokens: PositiveInt | None = None
     temperature: Temperature | None = None
     top_p: UnitInterval | None = None
-    n: PositiveInt | None = None
+    n: N | None = None
     stop: str | Annotated[list[str], Meta(max_length=4)] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -157,7 +167,7 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     ab_campaign: str | None = None
     labels: Labels | None = None
     system_prompt_args: dict[str, Any] | None = None
-    tags: list[str] | str | None = None
+    tags: Tags | Tag | None = None
     use_tools: bool | None = None
     max_ttft_ms: PositiveInt | None = None
     # TensorZero
@@ -217,15 +227,27 @@ VLLM_PARAMS = (
 KNOWN_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(ChatRequest))
 
 _decoder = msgspec.json.Decoder(ChatRequest)
-_PATH = re.compile(r" - at `\$\.?(.*)`$")
+_any_decoder = msgspec.json.Decoder(dict[str, Any])
+_PATH = re.compile(r" - at (?:`key` in )?`\$\.?(.*)`$")  # a dict key: "at `key` in `$.labels`"
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 
 
-def decode_chat_request(body: bytes) -> ChatRequest:
+def decode_chat_request(body: bytes, limits: InputLimits = DEFAULT_LIMITS) -> ChatRequest:
     """Parse and type-check a request body, or raise a 400 naming the offending parameter."""
     request = decode_or_400(_decoder, body)
     check_semantics(request)
+    if limits.lowered:
+        check_request_limits(request, limits)
     return request
+
+
+def check_request_limits(request: ChatRequest, limits: InputLimits) -> None:
+    """Limits a deployment lowered below the ceilings the Struct declares."""
+    check_n(request.n, limits)
+    check_labels(request.labels, "labels", limits)
+    check_labels(request.metadata, "metadata", limits)
+    check_labels(request.tz_tags, "tensorzero::tags", limits)
+    check_tags(request.tags, limits)
 
 
 def decode_or_400(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
@@ -236,11 +258,24 @@ def decode_or_400(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
         raise invalid_value(str(exc)) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise undecodable(exc) from None
+
+
+def undecodable(exc: UnicodeDecodeError | RecursionError) -> InvalidRequest:
+    """msgspec raises these, not ``DecodeError``, for invalid UTF-8 inside a JSON string and
+    for nesting deeper than the interpreter's recursion limit."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InvalidRequest(
+            f"Request body is not valid UTF-8: invalid byte at position {exc.start}",
+            code="invalid_utf8",
+        )
+    return InvalidRequest("Request body is nested too deeply", code="nesting_too_deep")
 
 
 def extra_fields(body: bytes) -> dict[str, Any]:
     """Top-level fields the gateway does not know, for passthrough when ``drop_params`` is false."""
-    raw = msgspec.json.decode(body)
+    raw = decode_or_400(_any_decoder, body)
     return {k: v for k, v in raw.items() if k not in KNOWN_FIELDS}
 
 

@@ -158,9 +158,12 @@ def decode_responses_request(body: bytes) -> ResponsesRequest:
     return request
 
 
+_any_object = msgspec.json.Decoder(dict[str, Any])
+
+
 def passthrough_fields(body: bytes) -> dict[str, Any]:
     """The top-level fields that are not the Responses API's: Switchyard's and chat's own."""
-    raw = msgspec.json.decode(body)
+    raw = decode_or_400(_any_object, body)  # deep nesting in an unknown field is a 400 too
     return {k: v for k, v in raw.items() if k not in KNOWN_FIELDS}
 
 

@@ -288,6 +288,43 @@ def test_audit_records_the_actor(pair, admin_key: str) -> None:
     assert [e["actor"] for e in written] == ["auditor"]  # the edit's author, not the key's maker
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "param", "body"),
+    [
+        ("GET", "/admin/config/versions?limit=99999999999999999999999", "limit", None),
+        ("GET", "/admin/audit?limit=-6808502029476575618007040", "limit", None),
+        ("GET", "/admin/audit?limit=0", "limit", None),
+        ("GET", "/admin/config/versions/112921309135490383872", "version", None),
+        ("GET", "/admin/config/versions/2147483648", "version", None),
+        ("GET", "/admin/config/diff?from_version=9223372036854775808", "from_version", None),
+        ("POST", "/admin/config/rollback/112921309135490383872", "version", None),
+        ("POST", "/admin/keys", "rpm_limit", {"name": "big", "rpm_limit": 2**40}),
+    ],
+)
+def test_out_of_range_integers_are_400_not_an_outage(
+    pair, admin_key: str, method: str, path: str, param: str, body: dict | None
+) -> None:
+    """An integer the store's driver cannot hold is bad input, checked at the edge; the store
+    is not reported unreachable."""
+    first, _ = pair
+    response = httpx.request(method, first.url + path, headers=h(admin_key), json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+    assert httpx.get(first.url + "/ready").status_code == 200
+
+
+def test_an_if_match_that_is_no_version_is_400(pair, admin_key: str) -> None:
+    first, _ = pair
+    for tag in ['"1e3"', '"' + "9" * 5000 + '"']:
+        response = httpx.patch(
+            first.url + "/admin/metrics/thumbs_up",
+            headers=h(admin_key, **{"If-Match": tag}),
+            json={"type": "boolean"},
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["param"] == "If-Match"
+
+
 def test_revoking_every_key_keeps_auth_on(pair, admin_key: str) -> None:
     """Last in the module: it leaves no working key behind."""
     first, second = pair

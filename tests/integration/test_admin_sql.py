@@ -173,3 +173,22 @@ def test_admin_sql_is_off_without_a_token_even_when_auth_is_off(
         assert "SWITCHYARD_ADMIN_TOKEN" in response.json()["error"]["message"]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DROP TABLE IF EXISTS nonexistent",
+        "SET max_threads = 1",
+        "USE default",
+        "SHOW TABLES LIKE 'nothing%'",
+    ],
+)
+def test_a_statement_without_output_is_a_well_formed_answer(gw: Gateway, statement: str) -> None:
+    """ClickHouse answers some statements with no bytes at all: rows (none) or a 4xx, never a 500."""
+    response = sql(gw, statement)
+    assert response.status_code < 500, response.text
+    if response.status_code == 200:
+        assert response.json()["rows"] == []
+    else:
+        assert response.json()["error"]["param"] == "query"

@@ -197,6 +197,47 @@ CASES = [
         400,
         "ab_campaign",
     ),
+    ("n-over-128", {"model": "local", "messages": OK_MESSAGES, "n": 129}, 400, "n"),
+    (
+        "labels-65-entries",
+        {"model": "local", "messages": OK_MESSAGES, "labels": {f"k{i}": "v" for i in range(65)}},
+        400,
+        "labels",
+    ),
+    (
+        "labels-long-key",
+        {"model": "local", "messages": OK_MESSAGES, "labels": {"k" * 129: "v"}},
+        400,
+        "labels",
+    ),
+    (
+        "metadata-long-value",
+        {"model": "local", "messages": OK_MESSAGES, "metadata": {"k": "v" * 2049}},
+        400,
+        "metadata",
+    ),
+    (
+        "tz-tags-65-entries",
+        {
+            "model": "local",
+            "messages": OK_MESSAGES,
+            "tensorzero::tags": {f"k{i}": "v" for i in range(65)},
+        },
+        400,
+        "tensorzero::tags",
+    ),
+    (
+        "tags-65-items",
+        {"model": "local", "messages": OK_MESSAGES, "tags": [str(i) for i in range(65)]},
+        400,
+        "tags",
+    ),
+    (
+        "tag-too-long",
+        {"model": "local", "messages": OK_MESSAGES, "tags": ["ok", "t" * 257]},
+        400,
+        "tags[1]",
+    ),
     (
         "tool-toggle-unknown",
         {
@@ -268,3 +309,148 @@ def test_wrong_method_and_unknown_path_are_openai_shaped(gateway: Gateway) -> No
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
     wrong = httpx.get(gateway.url + "/v1/chat/completions")
     assert wrong.status_code == 405 and "error" in wrong.json()
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "code"),
+    [
+        ("/v1/chat/completions", b'{"model": "\xff\xfe", "messages": []}', "invalid_utf8"),
+        (
+            "/v1/chat/completions",
+            b'{"model": "local", "messages": [{"role": "user", "content": "\xc3("}]}',
+            "invalid_utf8",
+        ),
+        (
+            "/v1/chat/completions",
+            b'{"model": "local", "messages": [{"role": "user", "content": "hi"}], '
+            b'"system_prompt_args": {"a": ' + DEEP + b"}}",
+            "nesting_too_deep",
+        ),
+        (
+            "/v1/chat/completions",
+            b'{"model": "local", "drop_params": false, "x": '
+            + DEEP
+            + b', "messages": [{"role": "user", "content": "hi"}]}',
+            "nesting_too_deep",
+        ),
+        ("/v1/feedback", b'{"metric_name": "\xff\xfe"}', "invalid_utf8"),
+        ("/v1/feedback", b'{"metric_name": "m", "value": ' + DEEP + b"}", "nesting_too_deep"),
+        ("/admin/config/validate", b'{"providers": "\xff"}', "invalid_utf8"),
+        ("/admin/config/validate", b'{"providers": ' + DEEP + b"}", "nesting_too_deep"),
+    ],
+    ids=[
+        "chat-model",
+        "chat-content",
+        "chat-deep-args",
+        "chat-deep-extra",
+        "feedback-utf8",
+        "feedback-deep",
+        "admin-utf8",
+        "admin-deep",
+    ],
+)
+def test_bad_bytes_are_400_not_500(gateway: Gateway, path: str, raw: bytes, code: str) -> None:
+    response = httpx.post(
+        gateway.url + path, content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/admin/keys", {"name": "k", "rpm_limit": "5"}, "rpm_limit"),
+        ("/v1/feedback", {"metric_name": "thumbs_up", "value": True, "dryrun": "true"}, "dryrun"),
+    ],
+)
+def test_typed_bodies_are_decoded_strictly(
+    gateway: Gateway, path: str, body: dict, param: str
+) -> None:
+    """A string is no integer or boolean: Litestar's lenient coercion is not used."""
+    response = httpx.post(gateway.url + path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+
+
+def test_limits_at_the_ceiling_are_accepted(gateway: Gateway) -> None:
+    body = {
+        "model": "local",
+        "messages": OK_MESSAGES,
+        "n": 128,
+        "labels": {f"{i:0128d}": "v" * 2048 for i in range(64)},
+        "tags": ["t" * 256] * 64,
+    }
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["choices"]) == 128
+
+
+def test_feedback_tags_are_limited(gateway: Gateway) -> None:
+    body = {"metric_name": "thumbs_up", "value": True, "dryrun": True}
+    tags = {f"k{i}": "v" for i in range(65)}
+    response = httpx.post(gateway.url + "/v1/feedback", json={**body, "tags": tags})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "tags"
+
+
+def test_lowered_limits_from_settings(tmp_path, fake_upstream) -> None:
+    from tests.conftest import write_gateway_config
+
+    config = write_gateway_config(tmp_path / "variants", fake_upstream)
+    env = {"SWITCHYARD_MAX_N": "2", "SWITCHYARD_MAX_LABELS": "1", "SWITCHYARD_MAX_TAG_CHARS": "3"}
+    gateway = Gateway(config, tmp_path / "data", env=env).start()
+    try:
+        for extra, param in [
+            ({"n": 3}, "n"),
+            ({"labels": {"a": "1", "b": "2"}}, "labels"),
+            ({"tags": ["abcd"]}, "tags[0]"),
+        ]:
+            body = {"model": "local", "messages": OK_MESSAGES, **extra}
+            response = httpx.post(gateway.url + "/v1/chat/completions", json=body)
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["param"] == param
+            assert param.split("[")[0] in response.json()["error"]["message"]
+        ok = {"model": "local", "messages": OK_MESSAGES, "n": 2, "tags": ["abc"]}
+        assert httpx.post(gateway.url + "/v1/chat/completions", json=ok).status_code == 200
+    finally:
+        gateway.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "param"),
+    [
+        ({"customer_name": {"not": "a scalar"}}, "system_prompt_args.customer_name"),
+        ({}, "system_prompt_args.customer_name"),
+    ],
+)
+def test_system_prompt_args_failure_names_the_argument(
+    gateway: Gateway, args: dict, param: str
+) -> None:
+    body = {"model": "support-bot", "messages": OK_MESSAGES, "system_prompt_args": args}
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == param
+    assert error["message"].startswith(param + " ")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        rb'{"model": "local", "messages": [{"role": "user", "content": "\ud800"}]}',
+        rb'{"model": "local", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}',
+        rb'{"model": "local", "messages": [{"role": "user", "content": "hi"}], "seed": 1e999}',
+    ],
+    ids=["lone-surrogate", "nan", "huge-number"],
+)
+def test_lone_surrogates_and_nan_are_400(gateway: Gateway, raw: bytes) -> None:
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        content=raw,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text

@@ -84,6 +84,8 @@ class FakeAnthropic(ThreadedServer):
         if self._failures[behaviour]:
             status, headers = self._failures[behaviour].popleft()
             return _error(status, f"scripted failure {status}", headers)
+        if behaviour.startswith("echo"):  # a provider that quotes the credential back
+            return await self._echo(request, behaviour, body)
         try:
             _check_headers(request, self.api_key)
             _check_body(body)
@@ -102,10 +104,31 @@ class FakeAnthropic(ThreadedServer):
             return await self._stream(request, behaviour, message)
         return web.json_response(message)
 
-    async def _stream(
-        self, request: web.Request, behaviour: str, message: dict[str, Any]
+    async def _echo(
+        self, request: web.Request, behaviour: str, body: dict[str, Any]
     ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        """``echo401``: ``invalid x-api-key: <key>`` in the error and its headers; ``echo``: an
+        answer that quotes the key (streamed or not)."""
+        key = request.headers.get("x-api-key", "")
+        headers = {"x-echo-api-key": key, "www-authenticate": f"Bearer {key}"}
+        if behaviour == "echo401":
+            return _error(401, f"invalid x-api-key: {key}", headers)
+        message = _answer(body, parallel=False)
+        message["content"] = [{"type": "text", "text": f"your key is {key}"}]
+        if body.get("stream"):
+            return await self._stream(request, behaviour, message, headers)
+        return web.json_response(message, headers=headers)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        behaviour: str,
+        message: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", **(headers or {})}
+        )
         await response.prepare(request)
 
         async def send(kind: str, data: dict[str, Any]) -> None:

@@ -54,6 +54,8 @@ class FakeOpenAI(ThreadedServer):
                 return web.json_response({"error": {"message": "upstream exploded"}}, status=500)
             return web.json_response(_embeddings(body))
         self.requests[behaviour].append(body)
+        if behaviour.startswith("echo"):  # a provider that quotes the credential back
+            return await self._echo(request, behaviour, body)
         if behaviour == "fail500":
             return web.json_response({"error": {"message": "upstream exploded"}}, status=500)
         if behaviour == "fail429":
@@ -73,10 +75,32 @@ class FakeOpenAI(ThreadedServer):
             completion["usage"] = SCRIPTED_USAGE
         return web.json_response(completion)
 
-    async def _stream(
+    async def _echo(
         self, request: web.Request, behaviour: str, body: dict[str, Any]
     ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        """``echo401``: a 401 whose message and headers quote the key; ``echo``: an answer
+        that does (streamed or not), as some providers and some models do."""
+        authorization = request.headers.get("authorization", "")
+        key = authorization.removeprefix("Bearer ")
+        headers = {"x-echo-authorization": authorization, "x-echo-key": key}
+        if behaviour == "echo401":
+            message = f"Incorrect API key provided: {key}. Bearer {key}"
+            return web.json_response({"error": {"message": message}}, status=401, headers=headers)
+        body["_echo"] = key
+        if body.get("stream"):
+            return await self._stream(request, behaviour, body, headers)
+        return web.json_response(_completion(body), headers=headers)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        behaviour: str,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", **(headers or {})}
+        )
         await response.prepare(request)
         if behaviour == "badsse":
             await response.write(
@@ -153,6 +177,8 @@ def _last_user(body: dict[str, Any]) -> str:
 
 
 def _answer(body: dict[str, Any]) -> str:
+    if "_echo" in body:
+        return f"echo: your key is {body['_echo']}"
     return f"echo: {_last_user(body)}"
 
 

@@ -41,9 +41,9 @@ class Gateway:
             SWITCHYARD_CONFIG_DIR=str(self.config_dir),
             SWITCHYARD_DATA_DIR=str(self.data_dir),
             SWITCHYARD_LOG_LEVEL="warning",
-            **self.env,
         )
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it for its whole life
+        env.update(self.env)  # a test's settings win, the log level included
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it until stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve"],
             cwd=REPO,

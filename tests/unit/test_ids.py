@@ -17,6 +17,13 @@ CANONICAL = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 MS = 0x0123_4567_89AB  # a 48-bit Unix-millisecond timestamp
 
 
+@pytest.fixture(autouse=True)
+def _fresh_counter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a new process would: no id minted yet."""
+    monkeypatch.setattr(ids, "_last_ms", -1)
+    monkeypatch.setattr(ids, "_counter", 0)
+
+
 def _at(monkeypatch: pytest.MonkeyPatch, ms: int) -> None:
     monkeypatch.setattr(ids, "time", SimpleNamespace(time_ns=lambda: ms * 1_000_000 + 999_999))
 
@@ -81,3 +88,47 @@ def test_ids_are_unique_across_random_pool_refills() -> None:
     count = 3 * ids._REFILL // ids._RAND_BYTES  # several refills of the random pool
     minted = {uuid7_str() for _ in range(count)}
     assert len(minted) == count
+
+
+def test_ids_within_one_millisecond_are_strictly_increasing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RFC 9562 §6.2 method 1: rand_a counts up within the millisecond."""
+    _at(monkeypatch, MS)
+    minted = [uuid7_str() for _ in range(1000)]
+    assert minted == sorted(minted) and len(set(minted)) == len(minted)
+    values = [uuid.UUID(i).int for i in minted]
+    assert all(v >> 80 == MS for v in values[:2])  # no borrowing while the counter lasts
+    assert all(uuid.UUID(i).version == 7 for i in minted)
+
+
+def test_counter_overflow_borrows_the_next_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
+    _at(monkeypatch, MS)
+    monkeypatch.setattr(ids, "_pool", bytearray(b"\xff" * 10 * 4096))  # seed at 0xfff: no room
+    first, second, third = uuid7_str(), uuid7_str(), uuid7_str()
+    assert first < second < third
+    assert uuid.UUID(second).int >> 80 == MS + 1
+
+
+def test_a_clock_that_steps_back_does_not_reorder_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    _at(monkeypatch, MS + 5)
+    later = uuid7_str()
+    _at(monkeypatch, MS)
+    assert uuid7_str() > later
+
+
+def test_ids_from_threads_are_unique_and_each_thread_sees_them_increase() -> None:
+    import threading
+
+    results: list[list[str]] = [[] for _ in range(4)]
+
+    def mint(out: list[str]) -> None:
+        out.extend(uuid7_str() for _ in range(2000))
+
+    threads = [threading.Thread(target=mint, args=(r,)) for r in results]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r == sorted(r) for r in results)
+    assert len({i for r in results for i in r}) == 8000

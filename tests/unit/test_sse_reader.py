@@ -58,3 +58,37 @@ async def test_a_last_line_without_newline_is_still_read() -> None:
 async def test_an_empty_body_has_no_payloads() -> None:
     assert await payloads() == []
     assert await payloads(b"", b"\n\n") == []
+
+
+async def test_multi_line_data_is_one_event_joined_with_newlines() -> None:
+    body = b'data: {"a":\ndata:  1}\n\ndata: x\ndata:\ndata: y\n\n'
+    assert await payloads(body) == [b'{"a":\n 1}', b"x\n\ny"]
+
+
+async def test_comments_and_other_fields_inside_an_event_are_skipped() -> None:
+    body = b'event: delta\n: comment\nid: 3\nretry: 10\ndata: {"a":1}\ndatax: no\n\n'
+    assert await payloads(body) == [b'{"a":1}']
+
+
+async def test_a_field_without_colon_and_one_space_dropped() -> None:
+    assert await payloads(b"data\ndata:  two\n\n") == [b"two"]  # "\n two" stripped
+    assert await payloads(b"data:x\n\n") == [b"x"]
+
+
+@pytest.mark.parametrize("end", [b"\r\n", b"\r", b"\n"])
+async def test_every_line_end(end: bytes) -> None:
+    body = end.join([b"event: e", b"data: a", b"data: b", b"", b": c", b"data: z", b"", b""])
+    assert await payloads(body) == [b"a\nb", b"z"]
+
+
+@pytest.mark.parametrize("size", [1, 2, 5])
+async def test_crlf_split_between_reads_is_one_line_end(size: int) -> None:
+    """A read that ends in "\\r" and one that starts with "\\n" make one line end, not two
+    (which would be a blank line and end the event early)."""
+    body = b"data: a\r\ndata: b\r\n\r\ndata: c\r\n\r\n"
+    parts = [body[i : i + size] for i in range(0, len(body), size)]
+    assert await payloads(*parts) == [b"a\nb", b"c"]
+
+
+async def test_lone_cr_line_ends_split_between_reads() -> None:
+    assert await payloads(b"data: a\r", b"data: b\r", b"\r") == [b"a\nb"]

@@ -86,6 +86,8 @@ def run_readonly(url: str, sql: str, fmt: SqlFormat, limits: SqlLimits) -> bytes
         client.close()
     if fmt != "json":
         return raw
+    if not raw.strip():  # a statement with no result set (DROP, SET, ...), refused or not
+        return msgspec.json.encode(SqlResult([], [], [], 0))
     decoded = _json_compact.decode(raw)
     result = SqlResult(
         [c.name for c in decoded.meta], [c.type for c in decoded.meta], decoded.data, decoded.rows

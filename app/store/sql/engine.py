@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -41,3 +43,39 @@ def create_engine(url: str) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Does ``exc`` mean the store cannot be reached (connection refused, reset or timed out,
+    pool exhausted, server shutting down), rather than that this one statement failed?
+
+    Only these are reported as "config store unreachable" (503): an integer that overflows the
+    driver, a constraint violation or a bug are not outages and must not be reported as one.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | ConnectionError | TimeoutError):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(
+            current,
+            sa_exc.OperationalError
+            | sa_exc.InterfaceError
+            | sa_exc.DisconnectionError
+            | sa_exc.TimeoutError,
+        ):
+            return True
+        if type(current).__module__.startswith("asyncpg") and _ASYNCPG_CONNECTION.search(
+            type(current).__name__
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+# asyncpg's connection-level errors: PostgresConnectionError and its subclasses,
+# ConnectionDoesNotExistError, CannotConnectNowError, InterfaceError, ConnectionFailureError...
+_ASYNCPG_CONNECTION = re.compile(r"Connect|Interface|AdminShutdown|CrashShutdown|Cannot")
