@@ -84,6 +84,7 @@ def _semantic(case: schemathesis.Case) -> schemathesis.Case:
     docs/security.md "Fuzzing"), so ``positive_data_acceptance`` judges what the schema
     promises: the model must exist (``local``, the dummy provider, answers anything valid),
     a ``tool`` message needs ``tool_call_id``, user/system/developer messages need content,
+    only assistant messages hold refusal parts,
     ``top_logprobs`` needs ``logprobs``, a ``json_schema`` format needs its schema, tool
     toggles name server tools; feedback names exactly one target and a metric's value type.
     A JSON number with a fraction (``1.0``) is no integer to the strict decoder."""
@@ -97,6 +98,9 @@ def _semantic(case: schemathesis.Case) -> schemathesis.Case:
         for message in body.get("messages") or []:
             if message.get("role") == "tool" and not message.get("tool_call_id"):
                 message["tool_call_id"] = "call_1"
+            if message.get("role") != "assistant" and isinstance(message.get("content"), list):
+                kept = [p for p in message["content"] if p.get("type") != "refusal"]
+                message["content"] = kept or "hi"  # refusal parts are an assistant's only
             if (
                 message.get("role") in ("user", "system", "developer")
                 and message.get("content") is None
