@@ -13,7 +13,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 # Dependencies first, so editing the code does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir app && touch app/__init__.py && pip install -e . && rm -rf app
+COPY requirements ./requirements
+RUN mkdir app && touch app/__init__.py && pip install -c requirements/lock.txt -e . && rm -rf app
 # Editable install: the code finds migrations/ beside app/ at run time.
 COPY app ./app
 COPY migrations ./migrations
