@@ -5,6 +5,10 @@ compiled, JSON Schemas compiled, model references resolved to provider routes, c
 weights turned into cumulative tables. The gateway swaps whole snapshots atomically
 (:class:`app.config.holder.ConfigHolder`). The checks of a function's parts (tools, campaigns,
 schemas, typed parameters) and the compiled function types are in :mod:`app.config.functions`.
+
+Length: the builder walks providers, models (routes, prices, embedding checks) and functions in
+one pass so every problem is reported with its key; splitting it further broke git's rename
+detection during the restructure and would scatter one validation pass over files.
 """
 
 from __future__ import annotations

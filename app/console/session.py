@@ -86,26 +86,22 @@ async def check_csrf(request: Request[Any, Any, Any], user: ConsoleUser) -> None
 
 
 def session_cookie(request: Request[Any, Any, Any], token: str) -> Cookie:
-    return Cookie(
-        key=COOKIE,
-        value=token,
-        path="/ui",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=int(SESSION_TTL.total_seconds()),
-    )
+    return _cookie(request, COOKIE, token, int(SESSION_TTL.total_seconds()))
 
 
 def login_cookie(request: Request[Any, Any, Any], token: str) -> Cookie:
+    return _cookie(request, LOGIN_COOKIE, token, 3600)
+
+
+def _cookie(request: Request[Any, Any, Any], key: str, value: str, max_age: int) -> Cookie:
     return Cookie(
-        key=LOGIN_COOKIE,
-        value=token,
+        key=key,
+        value=value,
         path="/ui",
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
-        max_age=3600,
+        max_age=max_age,
     )
 
 

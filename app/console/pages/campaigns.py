@@ -74,8 +74,7 @@ async def set_status(
     key: str,
     function: str,
 ) -> Response[Any]:
-    await check_csrf(request, user)
-    form = await request.form()
+    form = await _checked_form(request, user)
     status = str(form.get("status") or "")
     if status not in STATUSES:
         raise InvalidRequest(f"Status must be one of {', '.join(STATUSES)}", param="status")
@@ -96,8 +95,7 @@ async def set_weights(
     key: str,
     function: str,
 ) -> Response[Any]:
-    await check_csrf(request, user)
-    form = await request.form()
+    form = await _checked_form(request, user)
     _, document = await console.config.current()
     weights: dict[str, float] = {}
     for variant in _campaign(document, function, key).get("variants", {}):
@@ -115,6 +113,11 @@ async def set_weights(
     return await _write(
         console, user, key, function, mutate, form.get("version"), f"reweight campaign {key}"
     )
+
+
+async def _checked_form(request: Request[Any, Any, Any], user: ConsoleUser) -> Any:
+    await check_csrf(request, user)
+    return await request.form()
 
 
 async def _write(

@@ -17,9 +17,22 @@ from app.store.clickhouse.query import MEDIA_TYPES, SqlResult
 EXAMPLE = "SELECT function, variant, count() AS inferences\nFROM inferences\nGROUP BY function, variant\nORDER BY inferences DESC"
 
 
+def _sql_page(
+    user: ConsoleUser,
+    query: str,
+    *,
+    result: SqlResult | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response[Any]:
+    return page(
+        "sql.html", status, user=user, query=query, result=result, error=error, section="SQL"
+    )
+
+
 @get("/sql", include_in_schema=False)
 async def sql_form(user: ConsoleUser) -> Response[Any]:
-    return page("sql.html", user=user, query=EXAMPLE, result=None, error=None, section="SQL")
+    return _sql_page(user, EXAMPLE)
 
 
 @post("/sql", include_in_schema=False)
@@ -29,28 +42,12 @@ async def sql_run(
     await check_csrf(request, user)
     query = str((await request.form()).get("query") or "")
     if not query.strip():
-        return page(
-            "sql.html",
-            400,
-            user=user,
-            query=query,
-            result=None,
-            error="The query is empty.",
-            section="SQL",
-        )
+        return _sql_page(user, query, error="The query is empty.", status=400)
     try:
         result = msgspec.json.decode(await console.run_sql(query, "json"), type=SqlResult)
     except GatewayError as exc:
-        return page(
-            "sql.html",
-            exc.status,
-            user=user,
-            query=query,
-            result=None,
-            error=exc.message,
-            section="SQL",
-        )
-    return page("sql.html", user=user, query=query, result=result, error=None, section="SQL")
+        return _sql_page(user, query, error=exc.message, status=exc.status)
+    return _sql_page(user, query, result=result)
 
 
 @post("/sql/csv", include_in_schema=False)
@@ -62,15 +59,7 @@ async def sql_csv(
     try:
         body = await console.run_sql(query, "csv")
     except GatewayError as exc:
-        return page(
-            "sql.html",
-            exc.status,
-            user=user,
-            query=query,
-            result=None,
-            error=exc.message,
-            section="SQL",
-        )
+        return _sql_page(user, query, error=exc.message, status=exc.status)
     headers = {
         **SECURITY_HEADERS,
         "Content-Disposition": 'attachment; filename="switchyard-query.csv"',

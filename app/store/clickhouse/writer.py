@@ -13,6 +13,9 @@ Exactly once: each batch gets a UUIDv7 id used as ``insert_deduplication_token``
 and kept in its spill file name, so a batch that did reach ClickHouse before the error is
 dropped by ClickHouse on retry or replay, and a spill file is deleted only after its insert
 succeeded.
+
+Length: the thread's one loop (batch, retry, spill, probe, replay) reads best whole; the
+encoding and the spill files are in :mod:`.rows` and :mod:`.spill`.
 """
 
 from __future__ import annotations

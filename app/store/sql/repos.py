@@ -1,4 +1,7 @@
-"""Repositories over the config store tables. Async, one short transaction per call."""
+"""Repositories over the config store tables. Async, one short transaction per call.
+
+Length: one small repository per table (versions, keys, audit, spend counters); they share
+the session factory and the row-to-Struct helpers, which is why they live together."""
 
 from __future__ import annotations
 
