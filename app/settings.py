@@ -38,7 +38,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # POST /admin/sql and `switchyard sql`: ClickHouse stops a query past these limits.
     admin_sql_timeout_s: float = 30.0
     admin_sql_max_rows: int = 100_000
-    # Input limits (SPEC §2.1, docs/security.md): the defaults are ceilings, settings may lower.
+    # Input limits (docs/security.md, "Input limits"): the defaults are ceilings, settings may lower.
     max_n: int = limits.MAX_N
     max_labels: int = limits.MAX_LABELS
     max_label_key_chars: int = limits.MAX_LABEL_KEY_CHARS

@@ -1,1 +1,1 @@
-"""Feedback on inferences and episodes (SPEC §2.2): validation against metrics, recording."""
+"""Feedback on inferences and episodes (docs/experiments.md, "Feedback"): validation against metrics, recording."""

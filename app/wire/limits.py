@@ -1,4 +1,4 @@
-"""Limits of request input (SPEC §2.1; docs/security.md, "Input limits").
+"""Limits of request input (docs/security.md, "Input limits").
 
 The constants are the ceilings declared on the wire Structs (``Meta`` constraints), so the
 decoder enforces them and the OpenAPI document states them. Settings may lower them per

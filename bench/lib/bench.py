@@ -1197,7 +1197,7 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
     if sy and "error" not in sy and direct:
         lines += [
             "",
-            "## SPEC §8 targets (Switchyard, logging on)",
+            "## Targets (Switchyard, logging on)",
             "",
             "| target | goal | measured | status |",
             "| --- | --- | --- | --- |",

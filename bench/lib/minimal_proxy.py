@@ -1,6 +1,6 @@
 """A minimal Litestar + aiohttp proxy with no features: the calibration row of the benchmark.
 
-It is what SPEC §8 calls "minimal Litestar + aiohttp proxy (no features)": the same stack as
+It is what docs/performance.md calls "minimal Litestar + aiohttp proxy (no features)": the same stack as
 Switchyard (granian ASGI server, uvloop, Litestar, msgspec, aiohttp client), forwarding the
 request body to the mock and the answer back, with no routing, templates, records or logging.
 Its figures bound what the stack itself costs on this machine, and show whether the machine is

@@ -1,4 +1,4 @@
--- One row per inference (SPEC §5.1). Sorted for the analyst's usual question, "this function's
+-- One row per inference (docs/analytics.md). Sorted for the analyst's usual question, "this function's
 -- variants over this period", so WHERE function/variant/created_at prunes granules; point reads
 -- by id go through inference_by_id (0004). Bodies are ZSTD-compressed (they are most of the
 -- bytes and compress 5-10x); timestamps use DoubleDelta; names are LowCardinality.

@@ -1,4 +1,4 @@
--- Feedback on an inference (or a completion of it) or an episode (SPEC §2.2). Append-only:
+-- Feedback on an inference (or a completion of it) or an episode (docs/experiments.md, "Feedback"). Append-only:
 -- a second rating of the same target is a new row; analysts take the latest with argMax.
 -- inference_id is the inference the target resolves to (the target itself for inference ids,
 -- the owning inference for completion ids, NULL for episode-level feedback); function,

@@ -1,4 +1,4 @@
-"""The official OpenAI SDK against a running gateway: the compatibility promise of SPEC §2.1."""
+"""The official OpenAI SDK against a running gateway: the compatibility promise in README.md."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ CHAT_INTS = (
 
 
 def _semantic(case: schemathesis.Case) -> schemathesis.Case:
-    """Make a schema-valid body meet the rules a JSON Schema does not carry (SPEC §2.1, and
+    """Make a schema-valid body meet the rules a JSON Schema does not carry (docs/security.md, and
     docs/security.md "Fuzzing"), so ``positive_data_acceptance`` judges what the schema
     promises: the model must exist (``local``, the dummy provider, answers anything valid),
     a ``tool`` message needs ``tool_call_id``, user/system/developer messages need content,

@@ -1,4 +1,4 @@
-"""Every inference lands in ClickHouse exactly as it was sent and answered (SPEC §5.1).
+"""Every inference lands in ClickHouse exactly as it was sent and answered (docs/analytics.md).
 
 A real gateway process with embedded chDB and a fake OpenAI upstream; rows are read back
 through ``POST /admin/sql``.

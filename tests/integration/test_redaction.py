@@ -1,4 +1,4 @@
-"""Provider keys never leave (SPEC §6): providers that quote the credential back, in their
+"""Provider keys never leave (docs/security.md, "Redaction"): providers that quote the credential back, in their
 error text, their headers and their answers, for both provider types, streamed and not. The
 key is checked in the client's responses, the gateway's log, the ClickHouse rows and the
 spill files (docs/security.md, "Redaction")."""
