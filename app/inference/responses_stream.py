@@ -218,7 +218,9 @@ class ResponsesStream:
             item.arguments, self._pieces = "".join(self._pieces), []
             event = "response.function_call_arguments.done"
             events.append(
-                ArgumentsDoneEvent(event, self._next(), item.id, self._index(), item.arguments)
+                ArgumentsDoneEvent(
+                    event, self._next(), item.id, self._index(), item.arguments, item.name
+                )
             )
         item.status = "completed"
         events.append(ItemEvent("response.output_item.done", self._next(), self._index(), item))

@@ -186,6 +186,7 @@ class ArgumentsDoneEvent(msgspec.Struct):
     item_id: str
     output_index: int
     arguments: str
+    name: str  # the function's name (the event carries it, as OpenAI's does)
 
 
 class ErrorEvent(msgspec.Struct):

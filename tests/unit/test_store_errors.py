@@ -51,3 +51,23 @@ def test_the_cause_chain_is_followed() -> None:
             raise RuntimeError("while fetching") from inner
     except RuntimeError as outer:
         assert is_unreachable(outer)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["file is not a database", "database disk image is malformed", "unable to open database file"],
+)
+def test_an_unusable_sqlite_file_is_an_outage(message: str) -> None:
+    import sqlite3
+
+    wrapped = sa_exc.DatabaseError("SELECT 1", {}, sqlite3.DatabaseError(message))
+    assert is_unreachable(wrapped)
+
+
+def test_a_sqlite_constraint_violation_is_not_an_outage() -> None:
+    import sqlite3
+
+    violation = sa_exc.IntegrityError(
+        "INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed")
+    )
+    assert not is_unreachable(violation)

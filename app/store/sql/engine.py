@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import exc as sa_exc
@@ -45,6 +46,13 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+_SQLITE_FILE_UNUSABLE = re.compile(
+    r"file is not a database|disk image is malformed|unable to open database|disk i/o error|"
+    r"database is locked",
+    re.IGNORECASE,
+)
+
+
 def is_unreachable(exc: BaseException) -> bool:
     """Does ``exc`` mean the store cannot be reached (connection refused, reset or timed out,
     pool exhausted, server shutting down), rather than that this one statement failed?
@@ -68,6 +76,10 @@ def is_unreachable(exc: BaseException) -> bool:
             | sa_exc.TimeoutError,
         ):
             return True
+        if isinstance(current, sqlite3.DatabaseError) and _SQLITE_FILE_UNUSABLE.search(
+            str(current)
+        ):
+            return True  # the embedded store's file is gone, locked or damaged: an outage
         if type(current).__module__.startswith("asyncpg") and _ASYNCPG_CONNECTION.search(
             type(current).__name__
         ):
