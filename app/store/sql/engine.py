@@ -84,7 +84,7 @@ def is_unreachable(exc: BaseException) -> bool:
             type(current).__name__
         ):
             return True
-        current = current.__cause__ or current.__context__
+        current = current.__cause__ or current.__context__ or getattr(current, "orig", None)
     return False
 
 
