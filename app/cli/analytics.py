@@ -71,29 +71,18 @@ def run_query(args: argparse.Namespace) -> int:
 
 
 def run_campaign_results(args: argparse.Namespace) -> int:
-    import httpx
     import msgspec
 
     from app.experiments.report import format_results
     from app.experiments.schema import CampaignResults
 
     settings = Settings.from_env()
-    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
     token = args.token or os.environ.get("SWITCHYARD_API_KEY") or settings.admin_token
     params = {k: v for k, v in (("metric", args.metric), ("function", args.function)) if v}
-    try:
-        response = httpx.get(
-            f"{url}/v1/campaigns/{args.key}/results",
-            params=params,
-            timeout=60,
-            headers={"Authorization": f"Bearer {token}"} if token else {},
-        )
-    except httpx.HTTPError as exc:
-        print(f"switchyard campaign results: cannot reach {url}: {exc}", file=sys.stderr)
-        return 1
-    if response.status_code != 200:
-        message = response.json()["error"]["message"]
-        print(f"switchyard campaign results: {response.status_code}: {message}", file=sys.stderr)
+    response = gateway_get(
+        "campaign results", args.url, f"/v1/campaigns/{args.key}/results", params, token
+    )
+    if response is None:
         return 1
     if args.format == "json":
         print(response.text)
@@ -102,33 +91,41 @@ def run_campaign_results(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_spend(args: argparse.Namespace) -> int:
+def gateway_get(
+    command: str, url: str | None, path: str, params: dict[str, Any], token: str | None
+) -> Any:
+    """GET ``path`` from a running gateway; on failure print why (as ``switchyard COMMAND``)
+    and return None. The answer is an ``httpx.Response`` with status 200."""
     import httpx
+
+    settings = Settings.from_env()
+    base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(f"{base}{path}", params=params, timeout=60, headers=headers)
+    except httpx.HTTPError as exc:
+        print(f"switchyard {command}: cannot reach {base}: {exc}", file=sys.stderr)
+        return None
+    if response.status_code != 200:
+        message = response.json()["error"]["message"]
+        print(f"switchyard {command}: {response.status_code}: {message}", file=sys.stderr)
+        return None
+    return response
+
+
+def run_spend(args: argparse.Namespace) -> int:
     import msgspec
 
     from app.store.clickhouse.spend import TOTALS, SpendReport
 
-    settings = Settings.from_env()
-    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    token = args.token or settings.admin_token
     params = {
         "group_by": args.group_by,
         "format": "csv" if args.format == "csv" else "json",
         **{k: v for k, v in (("from", args.start), ("to", args.end)) if v},
     }
-    try:
-        response = httpx.get(
-            f"{url}/admin/spend",
-            params=params,
-            timeout=60,
-            headers={"Authorization": f"Bearer {token}"} if token else {},
-        )
-    except httpx.HTTPError as exc:
-        print(f"switchyard spend: cannot reach {url}: {exc}", file=sys.stderr)
-        return 1
-    if response.status_code != 200:
-        message = response.json()["error"]["message"]
-        print(f"switchyard spend: {response.status_code}: {message}", file=sys.stderr)
+    token = args.token or Settings.from_env().admin_token
+    response = gateway_get("spend", args.url, "/admin/spend", params, token)
+    if response is None:
         return 1
     if args.format != "table":
         print(response.text, end="" if response.text.endswith("\n") else "\n")
