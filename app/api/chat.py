@@ -192,8 +192,9 @@ async def _send_stream(
     watcher = asyncio.create_task(watch_disconnect())
     try:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        async for chunk in relay:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        async for frames in relay:
+            body = frames[0] if len(frames) == 1 else b"".join(frames)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
         if not gone:

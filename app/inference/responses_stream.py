@@ -261,14 +261,14 @@ class ResponsesStream:
 
 
 async def translate_relay(
-    relay: AsyncIterator[bytes], request: ResponsesRequest
+    relay: AsyncIterator[list[bytes]], request: ResponsesRequest
 ) -> AsyncGenerator[bytes, None]:
     """The chat relay (``InferenceService.open_stream``) as a Responses event stream. Closing
     this closes the relay, which records the inference as cancelled."""
     stream = ResponsesStream(request)
     try:
-        async for frame in relay:
-            if translated := stream.translate_frame(frame):
+        async for frames in relay:
+            if translated := b"".join(stream.translate_frame(frame) for frame in frames):
                 yield translated
     finally:
         aclose = getattr(relay, "aclose", None)  # the relay is a generator: its finally records

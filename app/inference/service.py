@@ -67,9 +67,9 @@ class InferenceService:
         record_inference(self.recorder, plan, outcome, done.attempts)
         return shape_completion(plan, reply.completion, outcome)
 
-    async def open_stream(self, plan: Plan) -> AsyncIterator[bytes]:
+    async def open_stream(self, plan: Plan) -> AsyncIterator[list[bytes]]:
         """Connect to the first route whose stream reaches its first token; the returned
-        iterator relays it all. Raising here (before any byte is sent) lets the API answer with
+        iterator relays it all, as SSE frames grouped by upstream read. Raising here (before any byte is sent) lets the API answer with
         a plain HTTP error, so falling back stays possible until the first token.
         """
         calls = self._calls(plan)

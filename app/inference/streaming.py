@@ -56,14 +56,9 @@ async def open_until_first_token(
     error: ProviderError
     try:
         async with deadline:
-            async for chunk in stream:
-                accumulator.add(chunk)
-                prelude.append(chunk)
-                if (
-                    accumulator.first_token_at is not None
-                    or chunk.usage
-                    or any(c.finish_reason for c in chunk.choices)
-                ):
+            async for chunks in stream:
+                prelude.extend(chunks)
+                if _reaches_first_token(accumulator, chunks):
                     break
     except TimeoutError:
         if ttft is None or not deadline.expired():
@@ -87,33 +82,44 @@ async def open_until_first_token(
     raise error
 
 
+def _reaches_first_token(accumulator: StreamAccumulator, chunks: list[ChatCompletionChunk]) -> bool:
+    """Add ``chunks``; true once they hold the first token, usage, or a finish reason."""
+    reached = False
+    for chunk in chunks:
+        accumulator.add(chunk)
+        reached = reached or bool(chunk.usage) or any(c.finish_reason for c in chunk.choices)
+    return reached or accumulator.first_token_at is not None
+
+
 async def relay(
     plan: Plan, opened: Success[OpenStream], recorder: Recorder
-) -> AsyncIterator[bytes]:
-    """Yield the stream's SSE frames under our ids, then the usage chunk and ``[DONE]``."""
+) -> AsyncIterator[list[bytes]]:
+    """Yield the stream's SSE frames under our ids, the frames of one upstream read together,
+    then the usage chunk and ``[DONE]``."""
     route, stream, accumulator = opened.route, opened.result.stream, opened.result.accumulator
     n = plan.request.n or 1
     outcome = Outcome(route=route, started=opened.started, completion_ids=completion_ids(plan, n))
     framer = _Framer(plan, opened.result.prelude[0], outcome.completion_ids, n)
     try:
-        for chunk in opened.result.prelude:
-            if (data := framer.frame(chunk)) is not None:
-                yield data
-        async for chunk in stream:
-            accumulator.add(chunk)
-            if (data := framer.frame(chunk)) is not None:
-                yield data
+        if frames := framer.frames(opened.result.prelude):
+            yield frames
+        async for chunks in stream:
+            for chunk in chunks:
+                accumulator.add(chunk)
+            if frames := framer.frames(chunks):
+                yield frames
         _settle(plan, outcome, accumulator, framer.upstream_usage)
         outcome.first_token_at = outcome.first_token_at or outcome.ended
         if plan.request.include_usage:
-            yield _sse(_usage_chunk(plan, outcome))
-        yield _DONE
+            yield [_sse(_usage_chunk(plan, outcome)), _DONE]
+        else:
+            yield [_DONE]
     except ProviderError as exc:
         if exc.counts_against_provider:
             opened.result.breaker.failure(exc.message)
         outcome.status, outcome.error = "error", str(exc)
         error = ProviderFailed(f"Provider stream failed after it began: {exc}")
-        yield _sse(error.body())
+        yield [_sse(error.body())]
     except (asyncio.CancelledError, GeneratorExit):
         outcome.status, outcome.error = "cancelled", "client disconnected"
         raise
@@ -147,6 +153,9 @@ class _Framer:
         self.seen: set[int] = set()
         self.upstream_usage: Usage | None = None
         set_routing_fields(first, plan)
+
+    def frames(self, chunks: list[ChatCompletionChunk]) -> list[bytes]:
+        return [data for chunk in chunks if (data := self.frame(chunk)) is not None]
 
     def frame(self, chunk: ChatCompletionChunk) -> bytes | None:
         if chunk.usage:

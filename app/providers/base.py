@@ -116,9 +116,12 @@ class ProviderError(Exception):
 
 
 class ProviderStream(Protocol):
+    """The chunks of a streamed answer, in the groups they arrived in (one network read each):
+    the relay sends each group to the client at once."""
+
     raw_request: bytes
 
-    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]: ...
+    def __aiter__(self) -> AsyncIterator[list[ChatCompletionChunk]]: ...
 
     async def aclose(self) -> None: ...
 
@@ -133,15 +136,15 @@ class Provider(Protocol):
 
 
 class GeneratorStream:
-    """Adapts an async generator of chunks to :class:`ProviderStream`."""
+    """Adapts an async generator of chunk groups to :class:`ProviderStream`."""
 
     __slots__ = ("_gen", "raw_request")
 
-    def __init__(self, raw_request: bytes, gen: AsyncIterator[ChatCompletionChunk]):
+    def __init__(self, raw_request: bytes, gen: AsyncIterator[list[ChatCompletionChunk]]):
         self.raw_request = raw_request
         self._gen = gen
 
-    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+    def __aiter__(self) -> AsyncIterator[list[ChatCompletionChunk]]:
         return self._gen
 
     async def aclose(self) -> None:

@@ -96,7 +96,7 @@ class DummyProvider:
     def stream(self, request: ProviderRequest, upstream: Upstream) -> GeneratorStream:
         return GeneratorStream(_encode_request(request), self._chunks(request))
 
-    async def _chunks(self, request: ProviderRequest) -> AsyncIterator[ChatCompletionChunk]:
+    async def _chunks(self, request: ProviderRequest) -> AsyncIterator[list[ChatCompletionChunk]]:
         answer = self._answer(request)
         n = request.params.get("n") or 1
         ident, created = self._id(), int(time.time())
@@ -114,21 +114,11 @@ class DummyProvider:
 
         if self._ttft:
             await asyncio.sleep(self._ttft)
-        yield chunk([Delta(role="assistant", content="") for _ in range(n)])
+        yield [chunk([Delta(role="assistant", content="") for _ in range(n)])]
         if answer.tool_call:
             call = answer.tool_call
-            yield chunk(
-                [
-                    Delta(
-                        tool_calls=[
-                            ToolCallDelta(
-                                0, call.id, "function", FunctionCall(call.function.name, "")
-                            )
-                        ]
-                    )
-                    for _ in range(n)
-                ]
-            )
+            head = ToolCallDelta(0, call.id, "function", FunctionCall(call.function.name, ""))
+            yield [chunk([Delta(tool_calls=[head]) for _ in range(n)])]
         for i, token in enumerate(answer.tokens):
             if i and self._per_token:
                 await asyncio.sleep(self._per_token)
@@ -136,12 +126,11 @@ class DummyProvider:
                 delta = Delta(tool_calls=[ToolCallDelta(0, function=FunctionCall(arguments=token))])
             else:
                 delta = Delta(content=token)
-            yield chunk([delta] * n)
-        yield chunk([Delta()] * n, answer.finish_reason)
+            yield [chunk([delta] * n)]
         # Always, like a server asked for stream usage: the pipeline decides what the client sees.
         final = chunk([])
         final.usage = self._usage(request, answer, n)
-        yield final
+        yield [chunk([Delta()] * n, answer.finish_reason), final]
 
     def _answer(self, request: ProviderRequest) -> _Answer:
         """The answer: a tool call when ``tool_choice`` forces one, or in ``tool_call`` mode

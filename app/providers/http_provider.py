@@ -21,7 +21,13 @@ from app.providers.base import GeneratorStream, ProviderError, ProviderReply, Pr
 from app.providers.breaker import CircuitBreaker
 from app.providers.redact import Redactor
 from app.providers.upstream import Upstream, http_error, sse_data
-from app.providers.wire_format import DECODE_ERRORS, ErrorEvent, TranslationError, WireFormat
+from app.providers.wire_format import (
+    DECODE_ERRORS,
+    ErrorEvent,
+    StreamReader,
+    TranslationError,
+    WireFormat,
+)
 from app.wire.response import ChatCompletionChunk
 
 RemoteConfig = OpenAIProviderConfig | AnthropicProviderConfig
@@ -127,9 +133,11 @@ class HttpProvider:
             raise http_error(self.name, response.status, raw, response.headers)
         return raw, first_byte_at
 
-    async def _chunks(self, upstream: Upstream, body: bytes) -> AsyncIterator[ChatCompletionChunk]:
-        """Closing this generator releases the response at once: that is how a client
-        disconnect cancels the provider call."""
+    async def _chunks(
+        self, upstream: Upstream, body: bytes
+    ) -> AsyncIterator[list[ChatCompletionChunk]]:
+        """The chunks of each network read, together. Closing this generator releases the
+        response at once: that is how a client disconnect cancels the provider call."""
         reader = self.wire.reader()
         headers = self.wire.headers(self._api_key())
         try:
@@ -139,17 +147,13 @@ class HttpProvider:
                     raw = self.redact.bytes(await response.read())
                     raise http_error(self.name, response.status, raw, response.headers)
                 self.redact.refresh()  # once per stream; each event is only scrubbed
-                async with aclosing(sse_data(response.content.iter_any())) as events:
-                    async for data in events:
-                        data = self.redact.scrub(data)
-                        try:
-                            chunk = reader.read(data)
-                        except DECODE_ERRORS as exc:
-                            raise self._malformed_event(exc, data) from None
-                        except ErrorEvent as event:
-                            raise http_error(self.name, event.status, data) from None
-                        if chunk is not None:
-                            yield chunk
+                async with aclosing(sse_data(response.content.iter_any())) as reads:
+                    async for events in reads:
+                        chunks, failure = self._read_events(reader, events)
+                        if chunks:
+                            yield chunks
+                        if failure is not None:
+                            raise failure
                         if reader.done:
                             return
             finally:
@@ -162,6 +166,26 @@ class HttpProvider:
             raise self._connect_failed(exc) from None
         if not reader.finished:
             raise ProviderError(self.name, self.wire.unfinished, kind="protocol")
+
+    def _read_events(
+        self, reader: StreamReader, events: list[bytes]
+    ) -> tuple[list[ChatCompletionChunk], ProviderError | None]:
+        """The chunks of one read's events, up to the end of the stream or the first bad event
+        (the chunks before a bad event still reach the client, as they would one by one)."""
+        chunks: list[ChatCompletionChunk] = []
+        for data in events:
+            data = self.redact.scrub(data)
+            try:
+                chunk = reader.read(data)
+            except DECODE_ERRORS as exc:
+                return chunks, self._malformed_event(exc, data)
+            except ErrorEvent as event:
+                return chunks, http_error(self.name, event.status, data)
+            if chunk is not None:
+                chunks.append(chunk)
+            if reader.done:
+                break
+        return chunks, None
 
     def _malformed_event(self, exc: Exception, data: bytes) -> ProviderError:
         return ProviderError(

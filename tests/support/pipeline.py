@@ -72,8 +72,9 @@ class Pipeline:
         raw = json.dumps({**body, "stream": True}).encode()
         plan = self.service.plan(decode_chat_request(raw), raw, new_context())
         events = []
-        async for frame in await self.service.open_stream(plan):
-            data = frame.decode().removeprefix("data: ").strip()
-            if data != "[DONE]":
-                events.append(json.loads(data))
+        async for frames in await self.service.open_stream(plan):
+            for frame in frames:
+                data = frame.decode().removeprefix("data: ").strip()
+                if data != "[DONE]":
+                    events.append(json.loads(data))
         return events

@@ -159,7 +159,7 @@ async def test_openai_stream() -> None:
     response = FakeResponse(200, events)
     upstream = FakeUpstream(response)
     stream = openai().stream(request(stream=True), upstream)
-    chunks = [c async for c in stream]
+    chunks = [c async for read in stream for c in read]
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "hello"
     assert chunks[3].choices[0].finish_reason == "stop"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 2
@@ -172,7 +172,7 @@ async def test_openai_stream() -> None:
 async def test_openai_stream_cut_short_is_a_protocol_error() -> None:
     upstream = FakeUpstream(FakeResponse(200, sse(openai_chunk("hel"))))
     with pytest.raises(ProviderError) as caught:
-        _ = [c async for c in openai().stream(request(stream=True), upstream)]
+        _ = [c async for read in openai().stream(request(stream=True), upstream) for c in read]
     assert caught.value.kind == "protocol"
     assert "stream ended before a finish_reason or [DONE]" in caught.value.message
 
@@ -181,9 +181,29 @@ async def test_openai_error_event_in_a_stream() -> None:
     events = sse(openai_chunk("a"), {"error": {"message": "model crashed"}})
     upstream = FakeUpstream(FakeResponse(200, events))
     with pytest.raises(ProviderError) as caught:
-        _ = [c async for c in openai().stream(request(stream=True), upstream)]
+        _ = [c async for read in openai().stream(request(stream=True), upstream) for c in read]
     assert (caught.value.kind, caught.value.status) == ("http", 500)
     assert "model crashed" in caught.value.message
+
+
+async def test_the_chunks_of_one_read_come_as_one_group() -> None:
+    body = b"".join(
+        sse(openai_chunk("a"), openai_chunk("b"), openai_chunk(None, "stop"), b"[DONE]")
+    )
+    stream = openai().stream(request(stream=True), FakeUpstream(FakeResponse(200, body)))
+    reads = [read async for read in stream]
+    assert [[c.choices[0].delta.content for c in read] for read in reads] == [["a", "b", None]]
+
+
+async def test_chunks_before_a_bad_event_in_the_same_read_still_arrive() -> None:
+    body = b"".join(sse(openai_chunk("a"), openai_chunk("b"))) + b"data: {not json\n\n"
+    stream = openai().stream(request(stream=True), FakeUpstream(FakeResponse(200, body)))
+    received: list[str | None] = []
+    with pytest.raises(ProviderError) as caught:
+        async for read in stream:
+            received.extend(c.choices[0].delta.content for c in read)
+    assert received == ["a", "b"]
+    assert caught.value.kind == "protocol" and "malformed stream event" in caught.value.message
 
 
 async def test_closing_a_stream_early_releases_the_response() -> None:
@@ -248,7 +268,7 @@ async def test_anthropic_stream() -> None:
     )
     response = FakeResponse(200, events)
     upstream = FakeUpstream(response)
-    chunks = [c async for c in anthropic().stream(request(stream=True), upstream)]
+    chunks = [c async for read in anthropic().stream(request(stream=True), upstream) for c in read]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "bonjour"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
@@ -262,7 +282,7 @@ async def test_anthropic_stream_error_event_keeps_its_status() -> None:
     events = sse({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})
     upstream = FakeUpstream(FakeResponse(200, events))
     with pytest.raises(ProviderError) as caught:
-        _ = [c async for c in anthropic().stream(request(stream=True), upstream)]
+        _ = [c async for read in anthropic().stream(request(stream=True), upstream) for c in read]
     assert (caught.value.status, caught.value.retryable) == (529, True)
 
 
@@ -270,8 +290,8 @@ async def test_anthropic_stream_without_message_stop_is_a_protocol_error() -> No
     events = sse({"type": "message_start", "message": {"id": "m", "model": "c"}})
     with pytest.raises(ProviderError, match="stream ended before message_stop"):
         _ = [
-            c
-            async for c in anthropic().stream(
+            read
+            async for read in anthropic().stream(
                 request(stream=True), FakeUpstream(FakeResponse(200, events))
             )
         ]

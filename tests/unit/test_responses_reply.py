@@ -248,11 +248,10 @@ def test_feed_returns_event_snapshots() -> None:
 async def test_translate_relay_closes_the_relay() -> None:
     closed = []
 
-    async def relay() -> AsyncGenerator[bytes, None]:
+    async def relay() -> AsyncGenerator[list[bytes], None]:
         try:
-            yield chunk(Delta(content="a"))
-            yield chunk(Delta(content="b"))
-            yield b"data: [DONE]\n\n"
+            yield [chunk(Delta(content="a"))]
+            yield [chunk(Delta(content="b")), b"data: [DONE]\n\n"]
         finally:
             closed.append(True)
 

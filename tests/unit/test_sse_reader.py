@@ -15,12 +15,18 @@ async def pieces(*parts: bytes) -> AsyncIterator[bytes]:
 
 
 async def payloads(*parts: bytes) -> list[bytes]:
-    return [p async for p in sse_data(pieces(*parts))]
+    return [p async for read in sse_data(pieces(*parts)) for p in read]
 
 
 async def test_one_payload_per_data_line() -> None:
     body = b'data: {"a":1}\n\ndata: {"b":2}\n\ndata: [DONE]\n\n'
     assert await payloads(body) == [b'{"a":1}', b'{"b":2}', b"[DONE]"]
+
+
+async def test_the_events_of_one_read_come_out_together() -> None:
+    reads = [b'data: {"a":1}\n\ndata: {"b":2}\n\ndata: {"c"', b":3}\n\n", b": ping\n\n"]
+    grouped = [read async for read in sse_data(pieces(*reads))]
+    assert grouped == [[b'{"a":1}', b'{"b":2}'], [b'{"c":3}']]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64])
