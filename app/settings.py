@@ -31,8 +31,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "info"
     # Write path (see docs/analytics.md): batch by size or interval, bounded queue.
     write_batch_rows: int = 5000
-    write_interval_s: float = 1.0
+    write_interval_s: float = 2.0
     write_queue_rows: int = 100_000
+    # Nice levels the writer (and an embedded chDB's threads) run below request handling.
+    write_nice: int = 5
     # ClickHouse being down is retried this many times (with backoff) before a batch spills.
     write_retries: int = 3
     # POST /admin/sql and `switchyard sql`: ClickHouse stops a query past these limits.

@@ -114,7 +114,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"chdb://{tmp}/ch"
         writer = Writer(
-            lambda: ClickHouseStore.open(url), SpillDir(Path(tmp) / "spill"), interval_s=args.interval
+            lambda: ClickHouseStore.open(url),
+            SpillDir(Path(tmp) / "spill"),
+            interval_s=args.interval,
         )
         writer.start()
         writer.wait_first_connect(60)

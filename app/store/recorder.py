@@ -169,6 +169,7 @@ async def open_recorder(settings: Settings) -> AsyncIterator[ClickHouseRecorder]
         interval_s=settings.write_interval_s,
         queue_rows=settings.write_queue_rows,
         retries=settings.write_retries,
+        nice=settings.write_nice,
     )
     writer.start()
     if not await asyncio.to_thread(writer.wait_first_connect, _STARTUP_WAIT_S):

@@ -23,6 +23,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from app.ids import uuid7_str
 from app.records import AttemptRecord, InferenceRecord
+from app.store.clickhouse.rows import ATTEMPT_COLUMNS, INFERENCE_COLUMNS, encode_batch
 from app.store.clickhouse.spill import SpillDir
 from app.store.clickhouse.store import ClickHouseStore
 from app.store.clickhouse.writer import Writer
@@ -311,3 +312,35 @@ def test_a_batch_clickhouse_keeps_refusing_is_set_aside(
         ".rejected"
     ]
     assert writer.stats().rows_dropped == 0
+
+
+def test_records_land_as_rows_with_counts_clamped_and_no_session_as_null(
+    store: ClickHouseStore,
+) -> None:
+    """Rows are the records encoded as they are: every column from its field, an empty session
+    as NULL, and counts outside UInt32 clamped instead of failing the batch."""
+    function = f"f-{uuid.uuid4().hex[:8]}"
+    first, second = records(function, 2)
+    first.prompt_tokens, first.completion_tokens, first.config_version = -5, 2**40, 7
+    first.attempts[0].prompt_tokens = -1
+    second.session_id, second.labels, second.cost = uuid7_str(), {"team": "a"}, 0.25
+    payloads = encode_batch([first, second])
+    store.insert("inferences", INFERENCE_COLUMNS, payloads.inferences, uuid7_str())
+    store.insert("model_inferences", ATTEMPT_COLUMNS, payloads.attempts, uuid7_str())
+    rows = store.client.query(
+        "SELECT toString(id), session_id IS NULL, toString(session_id), prompt_tokens,"
+        " completion_tokens, config_version, labels, cost FROM inferences"
+        " WHERE function = {f:String} ORDER BY toString(id)",
+        {"f": function},
+    ).result_rows
+    assert rows == [
+        (first.id, 1, None, 0, 2**32 - 1, 7, {"i": "0"}, None),
+        (second.id, 0, second.session_id, 0, 0, 1, {"team": "a"}, 0.25),
+    ]
+    attempt_tokens = store.client.query(
+        "SELECT prompt_tokens, attempt, toString(inference_id) FROM model_inferences"
+        " WHERE function = {f:String} ORDER BY toString(inference_id)",
+        {"f": function},
+    ).result_rows
+    assert attempt_tokens == [(0, 1, first.id), (0, 1, second.id)]
+    assert first.prompt_tokens == -5  # the record itself is left as it was

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -78,6 +79,7 @@ class Writer:
         retries: int = 3,
         backoff_s: float = 0.25,
         max_backoff_s: float = 15.0,
+        nice: int = 0,
     ) -> None:
         self._open_store = open_store
         self._spill = spill
@@ -87,6 +89,7 @@ class Writer:
         self._retries = max(retries, 0)
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
+        self._nice = nice
         self._queue: collections.deque[Record] = collections.deque()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -176,6 +179,7 @@ class Writer:
     # -- the thread -----------------------------------------------------------------------------
 
     def _run(self) -> None:
+        _lower_priority(self._nice)
         while True:
             stopping = self._stopping.is_set()
             if not stopping:
@@ -324,3 +328,21 @@ class Writer:
                 target,
                 exc,
             )
+
+
+def _lower_priority(increment: int) -> None:
+    """Run this thread ``increment`` nice levels below the rest of the process.
+
+    Linux nice is per thread and inherited by the threads a thread starts: the writer opens
+    the store, so an embedded chDB's insert and merge threads start from here and share the
+    lower priority. Inserts and merges then wait while a request has work, instead of taking
+    the core in turns with it (the c=1 p99, docs/performance.md); under full load they still
+    get a CFS weight of 1.25**-increment of the loop's, enough to keep up.
+    """
+    if increment <= 0:
+        return
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + increment)
+    except OSError as exc:  # not permitted or not Linux: run at the process's priority
+        log.info("ClickHouse writer keeps the process's priority: %s", exc)
