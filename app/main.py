@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -91,6 +92,16 @@ def turn_lookup(settings: Settings, recorder: ClickHouseRecorder) -> TurnLookup:
     return lookup
 
 
+def freeze_startup_objects() -> None:
+    """Move everything alive after startup (modules, the app, the config, the engines) out of
+    the garbage collector's reach: they live as long as the process, and each full collection
+    used to scan all ~250,000 of them, pausing requests for 170-240 ms under load
+    (docs/performance.md, "Garbage collection pauses"). Objects made later are collected as
+    before."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     logging.basicConfig(
@@ -144,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             await sticky.start()
             await adaptive.start()
+            freeze_startup_objects()
             log.info("serving config version %d", config.current.version)
             try:
                 yield

@@ -13,6 +13,11 @@ Type flow (every record is produced above the store and consumed by it, never th
   onto the feedback row.
 
 A leaf: it imports nothing from ``app``, so every layer may use it.
+
+Records are not tracked by the cyclic garbage collector (``gc=False``): they hold only strings,
+numbers and containers of them, so they cannot be part of a cycle, and tens of thousands of them
+wait in the write queue and the recent-ids cache at any time. Tracked, they made each full
+collection scan them (docs/performance.md, "Garbage collection pauses").
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import msgspec
 Level = Literal["inference", "episode"]
 
 
-class AttemptRecord(msgspec.Struct, kw_only=True):
+class AttemptRecord(msgspec.Struct, kw_only=True, gc=False):
     """One call to one provider; fallbacks produce several per inference."""
 
     id: str
@@ -45,7 +50,7 @@ class AttemptRecord(msgspec.Struct, kw_only=True):
     cost: float | None = None  # USD; None for failed tries and routes without a known price
 
 
-class InferenceRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="inference"):
+class InferenceRecord(msgspec.Struct, kw_only=True, gc=False, tag_field="kind", tag="inference"):
     id: str
     created_at: float  # unix seconds
     config_version: int
@@ -86,7 +91,7 @@ class InferenceRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="infer
     stored: bool = True
 
 
-class FeedbackRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="feedback"):
+class FeedbackRecord(msgspec.Struct, kw_only=True, gc=False, tag_field="kind", tag="feedback"):
     """One feedback row; its fields are the columns of the ``feedback`` table."""
 
     id: str
@@ -107,7 +112,7 @@ class FeedbackRecord(msgspec.Struct, kw_only=True, tag_field="kind", tag="feedba
     api_key_id: str
 
 
-class TargetInfo(msgspec.Struct, frozen=True):
+class TargetInfo(msgspec.Struct, frozen=True, gc=False):
     """What an id resolves to: the inference it belongs to (None for an episode) and that
     inference's routing, copied onto the feedback row so results need no join."""
 
