@@ -1086,6 +1086,49 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def ratio_targets(s: dict) -> list[str]:
+    """The targets judged as ratios within this run (docs/performance.md, "Targets as ratios"):
+    absolute figures move by 2x between days on shared machines, ratios of one run do not."""
+    ok = {n: e for n, e in s.items() if "error" not in e}
+    on, off = ok.get("switchyard"), ok.get("switchyard-nolog")
+    minimal, tz, direct = ok.get("minimal"), ok.get("tensorzero"), ok.get("direct")
+    rows: list[tuple[str, str, float, bool]] = []
+    if on and off:
+        for phase, what in (("c64", "c=64"), ("s32", "streaming")):
+            ratio = on[phase]["rps"] / off[phase]["rps"]
+            rows.append((f"logging on ÷ off, {what} req/s", "≥ 0.85", ratio, ratio >= 0.85))
+        ratio = on["c1"]["p99_ms"] / off["c1"]["p99_ms"]
+        rows.append(("logging on ÷ off, p99 at c=1", "≤ 1.3", ratio, ratio <= 1.3))
+    if off and minimal:
+        for phase, what in (("c64", "c=64"), ("s32", "streaming")):
+            ratio = off[phase]["rps"] / minimal[phase]["rps"]
+            rows.append(
+                (f"logging off ÷ minimal proxy, {what} req/s", "≥ 0.9", ratio, ratio >= 0.9)
+            )
+    if on and tz:
+        for phase, what in (("c64", "c=64"), ("s32", "streaming")):
+            ratio = on[phase]["rps"] / tz[phase]["rps"]
+            rows.append((f"logging on ÷ TensorZero, {what} req/s", "≥ 0.45", ratio, ratio >= 0.45))
+        if direct:
+            floor = direct["c1"]["p99_ms"]
+            ratio = (on["c1"]["p99_ms"] - floor) / max(tz["c1"]["p99_ms"] - floor, 1e-3)
+            rows.append(("added p99 at c=1, logging on ÷ TensorZero's", "≤ 3", ratio, ratio <= 3))
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Targets as ratios within this run",
+        "",
+        "| target | goal | measured | status |",
+    ]
+    lines.append("| --- | --- | --- | --- |")
+    lines += [
+        f"| {what} | {goal} | {ratio:.2f} | {'met' if met else 'missed'} |"
+        for what, goal, ratio, met in rows
+    ]
+    return lines
+
+
 def render_report(bench: Bench, started: dt.datetime) -> str:
     s = bench.summary
     v = versions()
@@ -1241,6 +1284,7 @@ def render_report(bench: Bench, started: dt.datetime) -> str:
                 f"| RSS growth over {bench.profile.soak:,} requests | < 50 MB | {growth:+.0f} MB "
                 f"| {'met' if growth < 50 else 'missed'} |"
             )
+    lines += ratio_targets(s)
     lines += ["", "## Versions", "", ", ".join(f"{k} {val}" for k, val in v.items()), ""]
     lines += [
         "## Phases",

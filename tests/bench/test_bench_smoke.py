@@ -76,3 +76,34 @@ def test_report_renders_a_saved_result(bench: ModuleType) -> None:
     )
     # A failed target is a row saying so; a "|" in its error cannot break the table.
     assert "| Switchyard | failed: did not start / port taken |" in report
+
+
+def entry(label: str, rps64: float, rps32: float, p99: float) -> dict[str, object]:
+    return {
+        "label": label,
+        "c1": {**PHASE, "p50_ms": 0.5, "p99_ms": p99},
+        "c64": {**PHASE, "rps": rps64},
+        "s32": {**PHASE, "rps": rps32},
+        "ttfb": {**PHASE, "ttfb_p50_ms": 0.6, "ttfb_p99_ms": 1.0},
+    }
+
+
+def test_ratio_targets_are_judged_within_the_run(bench: ModuleType) -> None:
+    summary = {
+        "direct": entry("direct", 40000, 30000, 0.1),
+        "minimal": entry("minimal", 2000, 1600, 0.8),
+        "switchyard": entry("on", 1500, 1000, 3.1),
+        "switchyard-nolog": entry("off", 1800, 1500, 2.0),
+        "tensorzero": entry("tz", 3000, 2000, 1.1),
+    }
+    table = "\n".join(bench.ratio_targets(summary))
+    assert "| logging on ÷ off, c=64 req/s | ≥ 0.85 | 0.83 | missed |" in table
+    assert "| logging on ÷ off, streaming req/s | ≥ 0.85 | 0.67 | missed |" in table
+    assert "| logging on ÷ off, p99 at c=1 | ≤ 1.3 | 1.55 | missed |" in table
+    assert "| logging off ÷ minimal proxy, c=64 req/s | ≥ 0.9 | 0.90 | met |" in table
+    assert "| logging off ÷ minimal proxy, streaming req/s | ≥ 0.9 | 0.94 | met |" in table
+    assert "| logging on ÷ TensorZero, c=64 req/s | ≥ 0.45 | 0.50 | met |" in table
+    assert "| logging on ÷ TensorZero, streaming req/s | ≥ 0.45 | 0.50 | met |" in table
+    # (3.1 - 0.1) / (1.1 - 0.1): both over the direct floor.
+    assert "| added p99 at c=1, logging on ÷ TensorZero's | ≤ 3 | 3.00 | met |" in table
+    assert bench.ratio_targets({"switchyard": {"error": "did not start"}}) == []
