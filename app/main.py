@@ -97,7 +97,7 @@ def freeze_startup_objects() -> None:
     the garbage collector's reach: they live as long as the process, and each full collection
     used to scan all ~250,000 of them, pausing requests for 170-240 ms under load
     (docs/performance.md, "Garbage collection pauses"). Objects made later are collected as
-    before."""
+    before; shutdown unfreezes them."""
     gc.collect()
     gc.freeze()
 
@@ -164,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await sticky.stop()
                 await live.stop()
                 await pool.close()
+                gc.unfreeze()  # an app made in-process (tests, embedding) lets its objects go
 
     app = Litestar(
         route_handlers=[
