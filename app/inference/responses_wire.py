@@ -1,4 +1,4 @@
-"""Responses API ⇄ chat completions: pure translation, no I/O (like app/providers/anthropic_wire.py).
+"""Responses API ⇄ chat completions: pure translation, no I/O (like app/providers/anthropic_wire/).
 
 A Responses request becomes the chat request the pipeline already serves, so resolution,
 variants, templates, campaigns, logging and cost apply unchanged; the chat completion comes
