@@ -7,6 +7,7 @@ process (which granian spawns fresh) sees exactly what the command line asked fo
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,6 +16,17 @@ import msgspec
 from app.wire import limits
 
 ENV_PREFIX = "SWITCHYARD_"
+# A cluster of the servers' remote_servers, or a macro naming one (``{cluster}``).
+_CLUSTER_NAME = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_-]*|\{[a-z_]+\})$")
+
+
+def check_cluster_name(name: str) -> str:
+    if not _CLUSTER_NAME.match(name):
+        raise ValueError(
+            f"clickhouse_cluster {name!r}: expected a cluster name from the servers' "
+            "remote_servers (letters, digits, _ and -) or a macro such as {cluster}"
+        )
+    return name
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,6 +37,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str = "./data"
     database_url: str | None = None
     clickhouse_url: str | None = None
+    # A ClickHouse cluster the migrations run ON CLUSTER for (docs/scaling.md); None: one server.
+    clickhouse_cluster: str | None = None
     require_auth: bool = False
     max_body_bytes: int = 10 * 1024 * 1024
     admin_token: str | None = None
@@ -50,6 +64,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         self.input_limits  # noqa: B018 - raises ValueError for a limit out of range
+        if self.clickhouse_cluster is not None:
+            check_cluster_name(self.clickhouse_cluster)
+            if not self.clickhouse_url or self.clickhouse_url.startswith("chdb:"):
+                raise ValueError(
+                    "clickhouse_cluster needs clickhouse_url to name a server of that cluster "
+                    "(embedded chDB is a single node)"
+                )
 
     @property
     def input_limits(self) -> limits.InputLimits:

@@ -72,7 +72,9 @@ def run_migrate(args: argparse.Namespace) -> int:
         from app.store.clickhouse.commands import migrate_clickhouse
 
         try:
-            applied = migrate_clickhouse(settings.resolved_clickhouse_url)
+            applied = migrate_clickhouse(
+                settings.resolved_clickhouse_url, settings.clickhouse_cluster
+            )
         except Exception as exc:  # noqa: BLE001 - any failure is reported, with where it happened
             print(
                 f"switchyard migrate: ClickHouse ({describe(settings.resolved_clickhouse_url)}): {exc}",

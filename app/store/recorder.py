@@ -163,7 +163,7 @@ async def open_recorder(settings: Settings) -> AsyncIterator[ClickHouseRecorder]
     """Start the writer (migrating the schema on its first connection), stop it flushed."""
     url = settings.resolved_clickhouse_url
     writer = Writer(
-        partial(ClickHouseStore.open, url),
+        partial(ClickHouseStore.open, url, settings.clickhouse_cluster),
         SpillDir(settings.spill_dir),
         batch_rows=settings.write_batch_rows,
         interval_s=settings.write_interval_s,

@@ -20,10 +20,10 @@ from app.store.clickhouse.query import SqlFormat, SqlLimits, SqlResult, run_read
 _CELL_WIDTH = 60
 
 
-def migrate_clickhouse(url: str) -> list[Migration]:
+def migrate_clickhouse(url: str, cluster: str | None = None) -> list[Migration]:
     client = connect(url)
     try:
-        return apply_migrations(client)
+        return apply_migrations(client, cluster=cluster)
     finally:
         client.close()
 

@@ -5,6 +5,10 @@ Every statement in a migration is written to be re-runnable (``IF NOT EXISTS``),
 recorded only after all its statements succeeded, so a run interrupted half-way, or two
 gateways starting at once against one server, converge on the same schema. A recorded
 migration whose file has changed since is reported, never re-applied: fix forward with a new file.
+
+With ``SWITCHYARD_CLICKHOUSE_CLUSTER`` set, the same files are rendered for the cluster
+(``ON CLUSTER``, Replicated engines, Distributed tables: app/store/clickhouse/cluster.py) and
+recorded under the same checksums; without it they run exactly as written.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 
 import msgspec
 from clickhouse_connect.driver.client import Client
+
+from app.store.clickhouse.cluster import ClusterRenderer, render_for_cluster
 
 log = logging.getLogger("switchyard.clickhouse")
 
@@ -44,7 +50,10 @@ class Migration(msgspec.Struct, frozen=True):
     statements: tuple[str, ...]
 
 
-def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def load_migrations(
+    directory: Path = MIGRATIONS_DIR, cluster: str | None = None
+) -> list[Migration]:
+    """The migrations in ``directory``, rendered for ``cluster`` when one is named."""
     migrations = []
     for path in sorted(directory.glob("*.sql")):
         match = _FILE_NAME.match(path.name)
@@ -62,7 +71,7 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     versions = [m.version for m in migrations]
     if len(set(versions)) != len(versions):
         raise ValueError(f"{directory}: two migrations share a version number")
-    return migrations
+    return render_for_cluster(migrations, cluster) if cluster else migrations
 
 
 def split_statements(text: str) -> list[str]:
@@ -70,10 +79,18 @@ def split_statements(text: str) -> list[str]:
     return [statement.strip() for statement in _STATEMENT_END.split(code) if statement.strip()]
 
 
-def apply_migrations(client: Client, migrations: list[Migration] | None = None) -> list[Migration]:
+def migrations_table(cluster: str | None = None) -> list[str]:
+    """The statements that create ``schema_migrations`` (replicated to every node on a cluster)."""
+    return ClusterRenderer(cluster, []).statement(_TABLE.strip()) if cluster else [_TABLE]
+
+
+def apply_migrations(
+    client: Client, migrations: list[Migration] | None = None, cluster: str | None = None
+) -> list[Migration]:
     """Apply what is missing; return the migrations applied by this call."""
-    migrations = load_migrations() if migrations is None else migrations
-    client.command(_TABLE)
+    migrations = load_migrations(cluster=cluster) if migrations is None else migrations
+    for statement in migrations_table(cluster):
+        client.command(statement)
     rows = client.query("SELECT version, checksum FROM schema_migrations FINAL").result_rows
     applied: dict[int, str] = {row[0]: row[1] for row in rows}
     done = []
