@@ -50,9 +50,10 @@ from app.inference.service import InferenceService
 from app.providers.http import HttpPool
 from app.providers.registry import Providers
 from app.readiness import Readiness
-from app.routing.adaptive import LiveCampaigns, stored_campaign_ids
+from app.routing.adaptive import LiveCampaigns, retained_campaign_ids, stored_campaign_ids
 from app.runtime.admin import ConfigAdmin, promote_winner
 from app.runtime.reload import LiveConfig
+from app.runtime.retention import RetentionPruner
 from app.runtime.sticky import StickySync
 from app.settings import Settings
 from app.store.clickhouse.history import LoggedTurn, logged_turn
@@ -147,6 +148,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             sticky = StickySync(
                 live.assignments, campaign_state, lambda: stored_campaign_ids(config.current)
             )
+            retention = RetentionPruner(
+                live.assignments,
+                live.spend,
+                lambda: retained_campaign_ids(config.current),
+                sticky_days=settings.sticky_retention_days,
+                spend_days=settings.spend_retention_days,
+            )
             adaptive = AdaptiveCampaigns(
                 config,
                 recorder.reader.rows,
@@ -155,11 +163,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             await sticky.start()
             await adaptive.start()
+            retention.start()
             freeze_startup_objects()
             log.info("serving config version %d", config.current.version)
             try:
                 yield
             finally:
+                await retention.stop()
                 await adaptive.stop()
                 await sticky.stop()
                 await live.stop()

@@ -51,6 +51,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     write_nice: int = 5
     # ClickHouse being down is retried this many times (with backoff) before a batch spills.
     write_retries: int = 3
+    # Retention of config-store rows (docs/admin.md, "Retention"); 0 keeps them forever.
+    # Adaptive campaigns' first assignments: pruned once the campaign is ended or removed and
+    # has assigned no unit for this long. Budget counters: this long after their period ended.
+    sticky_retention_days: int = 30
+    spend_retention_days: int = 90
     # POST /admin/sql and `switchyard sql`: ClickHouse stops a query past these limits.
     admin_sql_timeout_s: float = 30.0
     admin_sql_max_rows: int = 100_000
@@ -64,6 +69,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         self.input_limits  # noqa: B018 - raises ValueError for a limit out of range
+        for name in ("sticky_retention_days", "spend_retention_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 (keep forever) or a number of days")
         if self.clickhouse_cluster is not None:
             check_cluster_name(self.clickhouse_cluster)
             if not self.clickhouse_url or self.clickhouse_url.startswith("chdb:"):

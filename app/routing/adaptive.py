@@ -55,6 +55,17 @@ def stored_campaign_ids(snapshot: Snapshot) -> set[str]:
     return {stored_form(c.id, CAMPAIGN_ID_LENGTH) for c in active_adaptive(snapshot)}
 
 
+def retained_campaign_ids(snapshot: Snapshot) -> set[str]:
+    """The ids, as stored, of every campaign not ended (active or paused: it may resume), whose
+    first assignments retention keeps (app/runtime/retention.py)."""
+    return {
+        stored_form(c.id, CAMPAIGN_ID_LENGTH)
+        for f in snapshot.functions.values()
+        for c in f.campaigns.values()
+        if c.config.status != "ended"
+    }
+
+
 class FirstAssignments:
     """The variant each unit first got, per campaign id, plus the ones not yet stored."""
 

@@ -1,13 +1,15 @@
 """First assignments of adaptive campaigns in the config store (``sticky_assignments``).
 
-Three queries, each one short transaction: store a batch insert-if-absent and read back what
-is stored for it (the first writer wins), load a campaign's rows, and pull rows added since an
-id. SQLite and PostgreSQL both speak ``INSERT ... ON CONFLICT DO NOTHING``.
+Each query is one short transaction: store a batch insert-if-absent and read back what is
+stored for it (the first writer wins), load a campaign's rows, pull rows added since an id,
+and prune the rows of campaigns that are over (app/runtime/retention.py). SQLite and
+PostgreSQL both speak ``INSERT ... ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -15,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.store.sql.models import StickyAssignment
-from app.store.sql.repos import utcnow
+from app.store.sql.repos import rowcount, utcnow
 
 _T = TypeVar("_T")
 Row = tuple[str, str, str]  # campaign id, unit, variant
@@ -92,6 +94,24 @@ class AssignmentRepository:
                 .limit(limit)
             )
             return [(i, c, u, v) for i, c, u, v in result]
+
+    async def prune(self, keep: set[str], idle_before: datetime) -> int:
+        """Delete the rows of every campaign not in ``keep`` whose newest row is older than
+        ``idle_before``; return how many rows went."""
+        idle = (
+            sa.select(StickyAssignment.campaign_id)
+            .group_by(StickyAssignment.campaign_id)
+            .having(sa.func.max(StickyAssignment.created_at) < idle_before)
+        )
+        async with self._sessions.begin() as session:
+            campaigns = [c for c in await session.scalars(idle) if c not in keep]
+            deleted = 0
+            for part in _chunks(campaigns):
+                result = await session.execute(
+                    sa.delete(StickyAssignment).where(StickyAssignment.campaign_id.in_(part))
+                )
+                deleted += rowcount(result)
+        return deleted
 
 
 def _chunks(items: list[_T]) -> Iterable[list[_T]]:

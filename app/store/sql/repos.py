@@ -25,6 +25,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def rowcount(result: object) -> int:
+    """Rows a DELETE or UPDATE touched (``Result`` is typed without ``rowcount``)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 class StaleVersion(Exception):
     """Another writer committed a version on top of the same parent first."""
 
@@ -319,6 +324,17 @@ class SpendRepository:
             totals = {(r.scope, r.subject, r.bucket): r.spent_usd for r in rows}
             await session.commit()
             return totals
+
+    async def prune(self, day_before: str, month_before: str) -> int:
+        """Delete the day counters before bucket ``day_before`` and the month counters before
+        ``month_before`` (bucket names sort by date); ``total`` counters stay."""
+        stale = sa.or_(
+            sa.and_(SpendCounter.bucket.like("day:%"), SpendCounter.bucket < day_before),
+            sa.and_(SpendCounter.bucket.like("month:%"), SpendCounter.bucket < month_before),
+        )
+        async with self._sessions.begin() as session:
+            result = await session.execute(sa.delete(SpendCounter).where(stale))
+        return rowcount(result)
 
 
 class AuditRepository:
