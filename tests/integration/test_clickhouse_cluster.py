@@ -23,14 +23,21 @@ from app.store.clickhouse.migrate import (
     migrations_table,
     split_statements,
 )
+from app.store.clickhouse.store import check_cluster_profile
 
 CLUSTER = "switchyard_cluster"
 SHARDED = {"inferences", "model_inferences", "feedback", "inference_by_id", "inference_daily_state"}
 
 
 @pytest.fixture(scope="module")
-def parser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    client = connect(f"chdb://{tmp_path_factory.mktemp('cluster') / 'clickhouse'}")
+def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One path for the module: an embedded engine opens a single data directory per process."""
+    return f"chdb://{tmp_path_factory.mktemp('cluster') / 'clickhouse'}"
+
+
+@pytest.fixture(scope="module")
+def parser(chdb_url: str) -> Iterator[Client]:
+    client = connect(chdb_url)
     yield client
     client.close()
 
@@ -212,3 +219,23 @@ def test_the_cluster_setting_needs_a_server_and_a_plain_name() -> None:
         Settings.from_env({"SWITCHYARD_CLICKHOUSE_CLUSTER": "prod"})
     with pytest.raises(SystemExit, match="expected a cluster name"):
         Settings.from_env({**server, "SWITCHYARD_CLICKHOUSE_CLUSTER": "prod'; DROP"})
+
+
+def test_a_user_without_global_distributed_product_mode_is_warned_about(
+    chdb_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = connect(chdb_url)
+    try:
+        with caplog.at_level("WARNING", logger="switchyard.clickhouse"):
+            check_cluster_profile(client)  # ClickHouse's default: 'deny'
+        assert "distributed_product_mode is 'deny'" in caplog.text
+    finally:
+        client.close()
+    caplog.clear()
+    client = connect(chdb_url, {"distributed_product_mode": "global"})
+    try:
+        with caplog.at_level("WARNING", logger="switchyard.clickhouse"):
+            check_cluster_profile(client)
+        assert caplog.text == ""
+    finally:
+        client.close()

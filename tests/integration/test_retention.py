@@ -88,7 +88,7 @@ def test_first_assignments_of_campaigns_over_and_idle_go_the_others_stay(databas
     async def run() -> None:
         store = Store(database_url)
         try:
-            await store.assign("ended-idle", 3000, days_ago=40)  # above one delete chunk
+            await store.assign("ended-idle", 3000, days_ago=40)
             await store.assign("removed-idle", 5, days_ago=31)
             await store.assign("ended-recent", 5, days_ago=40)
             await store.assign("ended-recent", 1, days_ago=5)  # still assigned units lately

@@ -50,7 +50,7 @@ class ClickHouseStore:
         try:
             apply_migrations(client, cluster=cluster)
             if cluster:
-                _check_cluster_profile(client)
+                check_cluster_profile(client)
         except BaseException:
             client.close()
             raise
@@ -72,7 +72,7 @@ class ClickHouseStore:
         self.client.close()
 
 
-def _check_cluster_profile(client: Client) -> None:
+def check_cluster_profile(client: Client) -> None:
     """Warn when the gateway's user would refuse the reads that join two Distributed tables.
 
     Results, lookups and the analyst views put a Distributed table inside IN or JOIN; only
