@@ -15,8 +15,9 @@ ClickHouse cluster"):
 - the other tables (small, edited in place: datasets, the migration record) are replicated to
   every node (path ``/clickhouse/tables/all/...``), so any node answers for all of them.
 
-Sharding keys are hashes of the inference id, so a replayed batch splits into the same
-per-shard blocks and the insert deduplication token still makes it land once. A statement this
+Sharding keys hash an id the row is written with (the inference's, feedback's target), so a
+replayed batch splits into the same per-shard blocks and the insert deduplication token still
+makes it land once. A statement this
 renderer does not know is refused with its migration's name, never passed through unreplicated.
 """
 
