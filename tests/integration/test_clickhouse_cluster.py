@@ -1,16 +1,21 @@
 """The migrations rendered for a ClickHouse cluster, each statement parsed by ClickHouse itself.
 
-There is no cluster here (no Keeper, no remote_servers), so the DDL cannot run; chDB's parser
-(``formatQuery``) is the check that every rendered statement is valid ClickHouse SQL, and the
-formatted text it returns is what the assertions read, so they do not depend on our spacing.
+There is no cluster here (no Keeper, no DDL queue), so the DDL as rendered cannot run; chDB's
+parser (``formatQuery``) is the check that every rendered statement is valid ClickHouse SQL,
+and the formatted text it returns is what the assertions read, so they do not depend on our
+spacing. The last test runs the layout itself (local and Distributed tables, views, inserts)
+on a one-shard cluster that chDB can hold.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from clickhouse_connect.driver.client import Client
 
@@ -239,3 +244,31 @@ def test_a_user_without_global_distributed_product_mode_is_warned_about(
         assert caplog.text == ""
     finally:
         client.close()
+
+
+def test_the_layout_runs_on_a_one_shard_cluster(tmp_path: Path) -> None:
+    """Writes through the Distributed tables and reads through the views and the gateway's
+    reader, on a real engine (tests/support/one_shard_cluster.py says what is left out)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.support.one_shard_cluster", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = msgspec.json.decode(done.stdout.strip().splitlines()[-1])
+    assert seen["cluster"] == 1
+    engines = seen.pop("engines")
+    for name in SHARDED:
+        assert engines[name] == "Distributed" and engines[f"{name}_local"].endswith("MergeTree")
+    assert engines["inference_by_id_mv"] == "MaterializedView"
+    # The same batch inserted twice through the Distributed tables is stored once.
+    assert seen["inferences"] == seen["inferences_local"] == 3
+    assert (seen["model_inferences"], seen["feedback"]) == (3, 1)
+    # The views on the local tables filled their local targets, read back through Distributed.
+    assert seen["inference_by_id"] == seen["inference_by_id_local"] == 6  # inference + episode ids
+    assert seen["daily_inferences"] == 3
+    assert seen["spend"] == pytest.approx(0.003)
+    assert (seen["rated"], seen["lookup"]) == (1, 1)
+    assert seen["target"] and seen["episode"]  # the gateway's id lookups (feedback targets)
