@@ -67,7 +67,7 @@ class HttpProvider:
             exc.raw_request = body  # so the failed attempt's record shows what was sent
             raise
         try:
-            completion = self.wire.completion(raw)
+            completion = self.redact.completion(self.wire.completion(raw))
         except DECODE_ERRORS as exc:
             raise ProviderError(
                 self.name,

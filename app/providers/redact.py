@@ -24,7 +24,14 @@ import os
 import urllib.parse
 from collections.abc import Iterable, Mapping
 
-from app.wire.response import ChatCompletionChunk, ChunkChoice, Delta, FunctionCall, ToolCallDelta
+from app.wire.response import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChunkChoice,
+    Delta,
+    FunctionCall,
+    ToolCallDelta,
+)
 
 REDACTED = "[redacted]"
 _REDACTED_BYTES = REDACTED.encode()
@@ -72,10 +79,7 @@ class Redactor:
 
     def text(self, value: str) -> str:
         self.refresh()
-        for needle in self._needles:
-            if needle in value:
-                value = value.replace(needle, REDACTED)
-        return value
+        return self.scrub_text(value)
 
     def bytes(self, value: bytes) -> bytes:
         self.refresh()
@@ -87,6 +91,27 @@ class Redactor:
         for needle in self._byte_needles:
             if needle in value:
                 value = value.replace(needle, _REDACTED_BYTES)
+        return value
+
+    def completion(self, completion: ChatCompletion) -> ChatCompletion:
+        """Redact the answer's text as the client reads it (in place). The body's bytes are
+        scrubbed already, but a translated reply joins pieces no byte string held whole: an
+        Anthropic answer's text blocks become one ``content``."""
+        for choice in completion.choices:
+            message = choice.message
+            for name in _TEXT_FIELDS:
+                text = getattr(message, name)
+                if isinstance(text, str) and text:
+                    setattr(message, name, self.scrub_text(text))
+            for call in message.tool_calls or ():
+                call.function.arguments = self.scrub_text(call.function.arguments)
+        return completion
+
+    def scrub_text(self, value: str) -> str:
+        """:meth:`text` without re-reading the environment (like :meth:`scrub`)."""
+        for needle in self._needles:
+            if needle in value:
+                value = value.replace(needle, REDACTED)
         return value
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
@@ -121,10 +146,11 @@ class StreamScrubber:
     most, and not at all when no key is configured.
     """
 
-    __slots__ = ("_held", "_last", "_needles")
+    __slots__ = ("_held", "_last", "_needles", "_redactor")
 
     def __init__(self, redactor: Redactor) -> None:
         redactor.refresh()
+        self._redactor = redactor
         self._needles = redactor.needles
         self._held: dict[_Slot, str] = {}
         self._last: ChatCompletionChunk | None = None
@@ -165,10 +191,7 @@ class StreamScrubber:
 
     def _pass(self, slot: _Slot, text: str) -> str:
         """What of ``text`` (after what this slot held) may go out now; the rest is held."""
-        text = self._held.pop(slot, "") + text
-        for needle in self._needles:
-            if needle in text:
-                text = text.replace(needle, REDACTED)
+        text = self._redactor.scrub_text(self._held.pop(slot, "") + text)
         keep = self._key_prefix_length(text)
         if keep:
             self._held[slot] = text[-keep:]
