@@ -230,6 +230,10 @@ def test_spend_by_function_and_model_shows_the_variants_models(gw: Gateway) -> N
         ("", "priced"),
     }
     assert abs(spend["pinned", "claude"] - replies["pinned/plain"]["usage"]["cost"]) < 1e-12
+    params["group_by"] = "function,provider"
+    response = httpx.get(gw.url + "/admin/spend", params=params, headers=headers, timeout=30)
+    by_provider = {(r["function"], r["provider"]) for r in response.json()["rows"]}
+    assert by_provider == {("pinned", "usage"), ("pinned", "claude"), ("", "usage")}
     query = "SELECT model, served_model FROM inferences WHERE id = '{}'"
     raw = wait_rows(gw, query.format(replies["pinned/raw"]["id"]), lambda r: len(r) == 1)
     assert raw == [{"model": "pinned/raw", "served_model": "m9@usage"}]  # as asked, as served

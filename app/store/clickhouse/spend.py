@@ -1,5 +1,5 @@
 """Spend reports (docs/spend.md): cost summed in ClickHouse, grouped by any of function,
-variant, model (the configured one that served the request), API key and day, over a time
+variant, model (the configured one that served the request), provider, API key and day, over a time
 window.
 
 The grouping names map to fixed SQL expressions and the window is passed as query parameters,
@@ -19,6 +19,7 @@ GROUPS = {
     "function": "function",
     "variant": "variant",
     "model": "if(served_model != '', served_model, inferences.model)",
+    "provider": "provider",
     "api_key": "api_key_id",
     "day": "toString(toDate(created_at))",
 }
@@ -46,6 +47,7 @@ class SpendRow(msgspec.Struct, kw_only=True):
     function: str | msgspec.UnsetType = msgspec.UNSET
     variant: str | msgspec.UnsetType = msgspec.UNSET
     model: str | msgspec.UnsetType = msgspec.UNSET
+    provider: str | msgspec.UnsetType = msgspec.UNSET
     api_key: str | msgspec.UnsetType = msgspec.UNSET
     day: str | msgspec.UnsetType = msgspec.UNSET
     inferences: int
