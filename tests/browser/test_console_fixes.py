@@ -43,7 +43,7 @@ def feedback_of(gateway: Gateway, key: str, inference_id: str) -> list[list[Any]
 
 
 def test_a_comment_typed_in_the_comment_field_is_stored_as_comment_feedback(
-    page: tuple[Any, PageWatch], console_gateway: Gateway, admin_key: str
+    page: tuple[Any, PageWatch], console_gateway: Gateway, admin_key: str, screenshots: Path
 ) -> None:
     browser_page, watch = page
     inference_id = one_inference(console_gateway, admin_key)
@@ -68,6 +68,7 @@ def test_a_comment_typed_in_the_comment_field_is_stored_as_comment_feedback(
     assert feedback_of(console_gateway, admin_key, inference_id)[1][2] == "Second look: fine."
     browser_page.reload()
     assert "Second look: fine." in browser_page.get_by_role("table").nth(1).inner_text()
+    browser_page.screenshot(path=str(screenshots / "inference-comment.png"), full_page=True)
 
     # A score with no number is still refused, with the reason, and nothing is stored.
     browser_page.get_by_label("Metric").select_option("rating")
