@@ -198,7 +198,7 @@ def test_unknown_model_costs_null_and_is_counted(gw: Gateway) -> None:
 def test_cost_counter_by_function_variant_model(gw: Gateway) -> None:
     reply = chat(gw, "costed")
     lines = httpx.get(gw.url + "/metrics", timeout=10).text.splitlines()
-    series = 'switchyard_cost_usd_total{function="costed",variant="v",model="costed"}'
+    series = 'switchyard_cost_usd_total{function="costed",variant="v",model="priced"}'
     values = [float(line.split()[-1]) for line in lines if line.startswith(series + " ")]
     assert values and values[0] >= reply["usage"]["cost"] - 1e-12
 
