@@ -13,7 +13,9 @@ ordinary text and such a value is no credential. See docs/security.md.
 One redactor is built per config version, for the keys of all its providers
 (:func:`app.providers.registry.build_providers`), and given to every HTTP provider, which
 passes each response body, stream event and error text through it before anything else sees
-them. A provider never answers with another provider's key unredacted either.
+them, then the translated answer's text (:meth:`Redactor.completion`) or, streamed, each text
+delta through a :class:`StreamScrubber` (a key split across events). A provider never answers
+with another provider's key unredacted either.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from app.wire.response import (
 REDACTED = "[redacted]"
 _REDACTED_BYTES = REDACTED.encode()
 MIN_SECRET_CHARS = 8
+# The text fields of an answer (or a streamed delta) a model writes, where it may quote a key.
+_TEXT_FIELDS = ("content", "reasoning_content", "refusal")
+# Where a piece of streamed text belongs: (choice index, field, tool call index or -1).
+_Slot = tuple[int, str, int]
 
 
 def encodings(secret: str) -> set[str]:
@@ -128,12 +134,6 @@ class Redactor:
         return self._needles
 
 
-# The text fields of a streamed delta a model writes, where it may quote a key.
-_TEXT_FIELDS = ("content", "reasoning_content", "refusal")
-# Where a piece of streamed text belongs: (choice index, field, tool call index or -1).
-_Slot = tuple[int, str, int]
-
-
 class StreamScrubber:
     """Redacts keys a model streams across events (``"…sk-ab"``, ``"cd…"``), for one stream.
 
@@ -167,7 +167,7 @@ class StreamScrubber:
             for name in _TEXT_FIELDS:
                 text = getattr(delta, name)
                 if text:
-                    setattr(delta, name, self._pass((choice.index, name, -1), text or ""))
+                    setattr(delta, name, self._pass((choice.index, name, -1), text))
             for call in delta.tool_calls or ():
                 if call.function is not None and call.function.arguments:
                     slot = (choice.index, "arguments", call.index or 0)
