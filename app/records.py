@@ -63,6 +63,7 @@ class InferenceRecord(msgspec.Struct, kw_only=True, gc=False, tag_field="kind", 
     user: str = ""
     api_key_id: str = ""
     model: str  # as the client asked
+    served_model: str = ""  # the configured model that served it (a function's: its variant's)
     provider: str = ""
     provider_model: str = ""
     status: str  # ok | error | cancelled

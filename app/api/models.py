@@ -1,7 +1,8 @@
 """``GET /v1/models`` (and ``GET /v1/models/{id}``) under every prefix the chat endpoint has
 (README, "Endpoints").
 
-Lists what the caller's key may call: every function and model for an unscoped key, only its
+Lists what the caller's key may call: every function and model for an unscoped key (the
+configured models, and the ``M@P`` names of providers' own models that variants call), only its
 functions for a key scoped to some (scoped keys call no bare models, see
 :func:`app.auth.principal.require_function`). Embedding models are listed with
 ``kind: "embedding_model"``. The body is :func:`app.wire.models.model_list`'s.
@@ -31,7 +32,20 @@ def callable_models(snapshot: Snapshot, principal: Principal) -> ModelList:
     models = snapshot.config.models
     chat = [name for name, config in models.items() if config.kind == "chat"]
     embedding = [name for name, config in models.items() if config.kind == "embedding"]
-    return model_list(functions, chat, embedding)
+    return model_list(functions, [*chat, *_provider_models(snapshot)], embedding)
+
+
+def _provider_models(snapshot: Snapshot) -> list[str]:
+    """The ``M@P`` names variants call where M is no configured model (a provider's own model
+    name, ``gpt-4o@openai``): configured only there, and callable by that name too."""
+    models = snapshot.config.models
+    return [
+        reference
+        for function in snapshot.functions.values()
+        for variant in function.variants.values()
+        if (reference := variant.config.model) not in models
+        and reference.rpartition("@")[0] not in models
+    ]
 
 
 @get(

@@ -45,7 +45,7 @@ def register(commands: Any) -> None:
     spend.add_argument(
         "--group-by",
         default="function,variant",
-        help="comma-separated: function, variant, model, api_key, day (default function,variant)",
+        help="comma-separated: function, variant, model, provider, api_key, day (default function,variant)",
     )
     spend.add_argument("--from", dest="start", help="ISO date or date-time, inclusive (UTC)")
     spend.add_argument("--to", dest="end", help="ISO date or date-time, exclusive (UTC)")

@@ -65,6 +65,9 @@ class Route:
     model: str
     policy: RoutePolicy = DEFAULT_POLICY
     price: Price | None = None  # resolved once, when the config version is compiled
+    # The configured model this route serves (``M@P`` as named when M is no configured model):
+    # what spend reports group by as ``model`` (docs/spend.md).
+    served_model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,18 +101,20 @@ def resolve_model_reference(
     if model in models:
         pinned = tuple(r for r in models[model] if r.provider_name == provider_name)
         return pinned or None
-    return (_route(provider_name, providers[provider_name], model),)
+    return (_route(provider_name, providers[provider_name], model, name),)
 
 
 def _route(
     provider_name: str,
     config: ProviderConfig,
     model: str,
+    served_model: str,
     policy: RoutePolicy = DEFAULT_POLICY,
     price: PriceConfig | None = None,
 ) -> Route:
     provider_type = str(config.__struct_config__.tag)
-    return Route(provider_name, provider_type, model, policy, route_price(config, model, price))
+    price_ = route_price(config, model, price)
+    return Route(provider_name, provider_type, model, policy, price_, served_model)
 
 
 def route_price(config: ProviderConfig, model: str, explicit: PriceConfig | None) -> Price | None:
@@ -256,7 +261,9 @@ class _Builder(FunctionChecks):
                         f"models.{name}.dimensions",
                         "an embedding model routed to a dummy provider needs 'dimensions'",
                     )
-                routes.append(_route(entry.provider, provider, entry.name, policy, entry.price))
+                routes.append(
+                    _route(entry.provider, provider, entry.name, name, policy, entry.price)
+                )
         if config.kind == "chat" and config.dimensions is not None:
             self.problem(f"models.{name}.dimensions", "only embedding models take 'dimensions'")
         return tuple(routes)

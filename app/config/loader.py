@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from app.config.problems import Problem
+from app.config.schema import (
+    AnthropicProviderConfig,
+    CampaignConfig,
+    DummyProviderConfig,
+    MetricConfig,
+    ModelConfig,
+    OpenAIProviderConfig,
+    VariantConfig,
+)
 
 GATEWAY_FILE = "gateway.toml"
 FUNCTIONS_DIR = "functions"
@@ -24,6 +33,18 @@ ENTRY_MARKERS = {
     "metrics": "type",
     "variants": "model",
     "campaigns": "variants",
+}
+# Each section's entry fields: a table under one of these names is the entry's, never a
+# separate entry whose name extends this one (see :func:`join_dotted_names`).
+ENTRY_FIELDS = {
+    section: frozenset(name for struct in structs for name in struct.__struct_fields__)
+    for section, structs in {
+        "providers": (DummyProviderConfig, OpenAIProviderConfig, AnthropicProviderConfig),
+        "models": (ModelConfig,),
+        "metrics": (MetricConfig,),
+        "variants": (VariantConfig,),
+        "campaigns": (CampaignConfig,),
+    }.items()
 }
 
 
@@ -62,7 +83,7 @@ def load_directory(path: str | Path) -> tuple[dict[str, Any], Sources, list[Prob
         )
     for key, value in (gateway or {}).items():
         if key in SECTIONS:
-            document[key] = join_dotted_names(value, ENTRY_MARKERS[key])
+            document[key] = join_dotted_names(value, ENTRY_MARKERS[key], ENTRY_FIELDS[key])
             sources.add(key, str(gateway_path))
         else:
             problems.append(
@@ -81,36 +102,63 @@ def load_directory(path: str | Path) -> tuple[dict[str, Any], Sources, list[Prob
         name = file.stem
         for section in ("variants", "campaigns"):
             if isinstance(function.get(section), dict):
-                function[section] = join_dotted_names(function[section], ENTRY_MARKERS[section])
+                function[section] = join_dotted_names(
+                    function[section], ENTRY_MARKERS[section], ENTRY_FIELDS[section]
+                )
         document["functions"][name] = function
         sources.add(f"functions.{name}", str(file))
         _attach_templates(name, function, functions_dir / name, sources, problems)
     return document, sources, problems
 
 
-def join_dotted_names(table: Any, marker: str) -> Any:
+def join_dotted_names(table: Any, marker: str, fields: frozenset[str] = frozenset()) -> Any:
     """Undo TOML's dotted-key nesting in entry names.
 
     ``[models.llama-3.1-8b]`` is, to TOML, table ``llama-3`` holding table ``1-8b``. A table that
     lacks the section's marker key and holds only tables is such a split name, so it is joined
     back to ``llama-3.1-8b``. Quoting (``[models."llama-3.1-8b"]``) works too.
+
+    A name may also extend another entry's: with ``[models.gpt-4]`` and ``[models.gpt-4.1]``,
+    TOML puts ``1`` inside the ``gpt-4`` entry. A table inside an entry, under a name that is
+    none of the entry's ``fields``, that carries the marker itself (or is a split name of such
+    tables) is that separate entry, ``gpt-4.1``.
     """
     if not isinstance(table, dict):
         return table
     joined: dict[str, Any] = {}
     for name, value in table.items():
-        nested = (
-            isinstance(value, dict)
-            and value
-            and marker not in value
-            and all(isinstance(v, dict) for v in value.values())
-        )
-        if nested:
-            for sub, entry in join_dotted_names(value, marker).items():
+        if _is_split_name(value, marker):
+            for sub, entry in join_dotted_names(value, marker, fields).items():
                 joined[f"{name}.{sub}"] = entry
-        else:
-            joined[name] = value
+            continue
+        if isinstance(value, dict) and marker in value:
+            inner = {
+                k: v for k, v in value.items() if k not in fields and _holds_entries(v, marker)
+            }
+            if inner:
+                value = {k: v for k, v in value.items() if k not in inner}
+                for sub, entry in join_dotted_names(inner, marker, fields).items():
+                    joined[f"{name}.{sub}"] = entry
+        joined[name] = value
     return joined
+
+
+def _is_split_name(value: Any, marker: str) -> bool:
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and marker not in value
+        and all(isinstance(v, dict) for v in value.values())
+    )
+
+
+def _holds_entries(value: Any, marker: str) -> bool:
+    """An entry table (it has the marker), or a split name whose leaves all are."""
+    if not isinstance(value, dict) or not value:
+        return False
+    if marker in value:
+        return not isinstance(value[marker], dict)
+    return all(_holds_entries(v, marker) for v in value.values())
 
 
 def _attach_templates(

@@ -180,6 +180,7 @@ def _answered(
     record: InferenceRecord, route: Route, reply: EmbeddingsReply, dimensions: int
 ) -> None:
     record.provider, record.provider_model = route.provider_name, route.model
+    record.served_model = route.served_model
     record.prompt_tokens = reply.prompt_tokens
     record.usage_estimated = reply.usage_estimated
     record.cost = cost_usd(route.price, reply.prompt_tokens, 0)

@@ -81,10 +81,11 @@ class InferenceMetrics:
             self.ttft.observe(key, record.ttft_ms / 1000)
         self.tokens.inc((*key, "prompt"), record.prompt_tokens)
         self.tokens.inc((*key, "completion"), record.completion_tokens)
+        model = record.served_model or record.model  # as spend reports name it (docs/spend.md)
         if record.cost is not None:
-            self.cost.inc((*key, record.model), record.cost)
+            self.cost.inc((*key, model), record.cost)
         elif record.provider:
-            self.unpriced.inc((*key, record.model))
+            self.unpriced.inc((*key, model))
         for attempt in record.attempts:
             self.attempts.inc((attempt.provider, attempt.status))
 

@@ -36,11 +36,19 @@ def record_inference(
                 episode_id=plan.episode_id,
                 api_key_id=plan.context.api_key_id,
                 model=plan.model_name,
+                served_model=served_model(plan, outcome.route),
                 status=outcome.status,
                 cost=outcome.cost,
                 stored=False,
             )
         )
+
+
+def served_model(plan: Plan, route: Route | None) -> str:
+    """The configured model behind the request (docs/spend.md): the answering route's, else
+    (nothing answered) the one the plan would have used."""
+    chosen = route or (plan.routes[0] if plan.routes else None)
+    return chosen.served_model if chosen else ""
 
 
 def failed_attempt(
@@ -124,6 +132,7 @@ def inference_record(
         user=request.user or "",
         api_key_id=plan.context.api_key_id,
         model=plan.model_name,
+        served_model=served_model(plan, route),
         provider=route.provider_name if route else "",
         provider_model=route.model if route else "",
         status=outcome.status,

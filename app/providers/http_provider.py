@@ -19,7 +19,7 @@ import aiohttp
 from app.config.schema import AnthropicProviderConfig, OpenAIProviderConfig
 from app.providers.base import GeneratorStream, ProviderError, ProviderReply, ProviderRequest, now
 from app.providers.breaker import CircuitBreaker
-from app.providers.redact import Redactor
+from app.providers.redact import Redactor, StreamScrubber
 from app.providers.upstream import Upstream, http_error, sse_data
 from app.providers.wire_format import (
     DECODE_ERRORS,
@@ -67,7 +67,7 @@ class HttpProvider:
             exc.raw_request = body  # so the failed attempt's record shows what was sent
             raise
         try:
-            completion = self.wire.completion(raw)
+            completion = self.redact.completion(self.wire.completion(raw))
         except DECODE_ERRORS as exc:
             raise ProviderError(
                 self.name,
@@ -146,16 +146,22 @@ class HttpProvider:
                 if response.status >= 400:
                     raw = self.redact.bytes(await response.read())
                     raise http_error(self.name, response.status, raw, response.headers)
-                self.redact.refresh()  # once per stream; each event is only scrubbed
+                scrubber = StreamScrubber(self.redact)  # refreshes once; events are only scrubbed
                 async with aclosing(sse_data(response.content.iter_any())) as reads:
                     async for events in reads:
                         chunks, failure = self._read_events(reader, events)
+                        if chunks and scrubber.active:
+                            chunks = [scrubber.chunk(chunk) for chunk in chunks]
                         if chunks:
                             yield chunks
                         if failure is not None:
                             raise failure
                         if reader.done:
-                            return
+                            break
+                if (held := scrubber.flush()) is not None:
+                    yield [held]
+                if reader.done:
+                    return
             finally:
                 response.release()
         except TimeoutError:

@@ -5,6 +5,7 @@ spill files (docs/security.md, "Redaction")."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,15 @@ OAI_KEY = "sk-oai-echo/secret+0123456789"
 ANT_KEY = "sk-ant-echo-secret-9876543210"
 KEYS = (OAI_KEY, ANT_KEY)
 REDACTED = "[redacted]"
-MODELS = ["oai-echo", "oai-leak", "ant-echo", "ant-leak", "all-leak"]
+MODELS = [
+    "oai-echo",
+    "oai-echo-split",
+    "oai-leak",
+    "ant-echo",
+    "ant-echo-split",
+    "ant-leak",
+    "all-leak",
+]
 
 
 def write_config(directory: Path, oai: FakeOpenAI, ant: FakeAnthropic) -> Path:
@@ -29,8 +38,10 @@ def write_config(directory: Path, oai: FakeOpenAI, ant: FakeAnthropic) -> Path:
     providers = ""
     for name, kind, url, env in [
         ("oai_echo", "openai", oai.url("echo"), "OAI_KEY"),
+        ("oai_split", "openai", oai.url("echosplit"), "OAI_KEY"),
         ("oai_leak", "openai", oai.url("echo401"), "OAI_KEY"),
         ("ant_echo", "anthropic", ant.url("echo"), "ANT_KEY"),
+        ("ant_split", "anthropic", ant.url("echosplit"), "ANT_KEY"),
         ("ant_leak", "anthropic", ant.url("echo401"), "ANT_KEY"),
     ]:
         providers += f"""
@@ -45,10 +56,14 @@ circuit_breaker = {{ failures = 0 }}
         + """
 [models.oai-echo]
 routing = [{ provider = "oai_echo", name = "m" }]
+[models.oai-echo-split]
+routing = [{ provider = "oai_split", name = "m" }]
 [models.oai-leak]
 routing = [{ provider = "oai_leak", name = "m" }]
 [models.ant-echo]
 routing = [{ provider = "ant_echo", name = "claude-test" }]
+[models.ant-echo-split]
+routing = [{ provider = "ant_split", name = "claude-test" }]
 [models.ant-leak]
 routing = [{ provider = "ant_leak", name = "claude-test" }]
 [models.all-leak]
@@ -105,6 +120,43 @@ def test_fakes_really_echo_the_key(fake_upstream: FakeOpenAI) -> None:
         headers={"authorization": f"Bearer {OAI_KEY}"},
     )
     assert OAI_KEY in response.text and OAI_KEY in response.headers["x-echo-key"]
+
+
+def streamed_text(gateway: Gateway, model: str, run: str) -> str:
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "labels": {"run": run},
+    }
+    text = ""
+    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, timeout=30) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                for choice in json.loads(line[6:])["choices"]:
+                    text += choice["delta"].get("content") or ""
+    return text
+
+
+def test_a_key_split_across_two_stream_events_is_redacted(
+    gw: Gateway, fake_upstream: FakeOpenAI
+) -> None:
+    """The fakes send the key in two deltas (OpenAI ``…/secr``, ``et+0123456789``; Anthropic in
+    two text blocks): no event holds it whole, the text the client joins does, and so would the
+    recorded output."""
+    run = uuid.uuid4().hex
+    assert streamed_text(gw, "oai-echo-split", run) == f"echo: your key is {REDACTED}"
+    assert streamed_text(gw, "ant-echo-split", run) == f"your key is {REDACTED}"
+    found = wait_rows(
+        gw,
+        "SELECT i.output AS output, m.raw_response AS raw_response FROM inferences AS i "
+        "INNER JOIN model_inferences AS m ON m.inference_id = i.id "
+        f"WHERE i.labels['run'] = '{run}'",
+        lambda rows: len(rows) == 2,
+    )
+    assert all(REDACTED in row["output"] for row in found)
+    assert_clean(repr(found), "the recorded split-key stream")
+    assert_clean(gw.log(), "the gateway log")
 
 
 def test_responses_rows_and_log_never_carry_a_key(gw: Gateway) -> None:

@@ -75,6 +75,18 @@ FUNCTION = """
 [variants.v]
 model = "priced"
 """
+# Variants naming models as M@P: a configured model pinned to a provider, and a provider's own
+# model name that is no configured model.
+PINNED = """
+[variants.pinned]
+model = "priced@usage"
+weight = 0
+[variants.raw]
+model = "m9@usage"
+weight = 0
+[variants.plain]
+model = "claude"
+"""
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +98,7 @@ def gw(
     server = start_gateway(
         tmp_path_factory.mktemp("spend-cost"),
         gateway_toml(fake_upstream, fake_anthropic),
-        {"costed": FUNCTION},
+        {"costed": FUNCTION, "pinned": PINNED},
         env=ENV,
     )
     yield server
@@ -186,9 +198,45 @@ def test_unknown_model_costs_null_and_is_counted(gw: Gateway) -> None:
 def test_cost_counter_by_function_variant_model(gw: Gateway) -> None:
     reply = chat(gw, "costed")
     lines = httpx.get(gw.url + "/metrics", timeout=10).text.splitlines()
-    series = 'switchyard_cost_usd_total{function="costed",variant="v",model="costed"}'
+    series = 'switchyard_cost_usd_total{function="costed",variant="v",model="priced"}'
     values = [float(line.split()[-1]) for line in lines if line.startswith(series + " ")]
     assert values and values[0] >= reply["usage"]["cost"] - 1e-12
+
+
+def test_spend_by_function_and_model_shows_the_variants_models(gw: Gateway) -> None:
+    """``group_by=function,model``: a function's spend is under the model its variant names
+    (docs/spend.md), whichever way the variant or the client names it."""
+    start = datetime.now(UTC) - timedelta(milliseconds=5)
+    time.sleep(0.01)
+    replies = {
+        name: chat(gw, name)
+        for name in (
+            "pinned/pinned",
+            "pinned/raw",
+            "pinned/plain",
+            "tensorzero::model_name::priced",
+        )
+    }
+    rows_by_id(gw, [r["id"] for r in replies.values()])
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    params = {"group_by": "function,model", "from": start.isoformat()}
+    response = httpx.get(gw.url + "/admin/spend", params=params, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    spend = {(r["function"], r["model"]): r["cost_usd"] for r in response.json()["rows"]}
+    assert set(spend) == {
+        ("pinned", "priced"),
+        ("pinned", "m9@usage"),
+        ("pinned", "claude"),
+        ("", "priced"),
+    }
+    assert abs(spend["pinned", "claude"] - replies["pinned/plain"]["usage"]["cost"]) < 1e-12
+    params["group_by"] = "function,provider"
+    response = httpx.get(gw.url + "/admin/spend", params=params, headers=headers, timeout=30)
+    by_provider = {(r["function"], r["provider"]) for r in response.json()["rows"]}
+    assert by_provider == {("pinned", "usage"), ("pinned", "claude"), ("", "usage")}
+    query = "SELECT model, served_model FROM inferences WHERE id = '{}'"
+    raw = wait_rows(gw, query.format(replies["pinned/raw"]["id"]), lambda r: len(r) == 1)
+    assert raw == [{"model": "pinned/raw", "served_model": "m9@usage"}]  # as asked, as served
 
 
 def test_spend_report_and_cli_totals_equal_the_sum(gw: Gateway) -> None:
@@ -206,9 +254,13 @@ def test_spend_report_and_cli_totals_equal_the_sum(gw: Gateway) -> None:
     assert abs(report["total"]["cost_usd"] - want) < 1e-9
     assert report["total"]["inferences"] == 4 and report["total"]["unpriced"] == 1
     assert abs(sum(r["cost_usd"] for r in report["rows"]) - want) < 1e-9
-    by_model = {r["model"]: r for r in report["rows"]}
-    assert abs(by_model["fallback"]["cost_usd"] - replies[1]["usage"]["cost"]) < 1e-12
-    assert by_model["costed"]["function"] == "costed" and by_model["costed"]["variant"] == "v"
+    by_model = {(r["function"], r["model"]): r for r in report["rows"]}
+    assert abs(by_model["", "fallback"]["cost_usd"] - replies[1]["usage"]["cost"]) < 1e-12
+    # A function's spend is under its variant's model, not under the function's name.
+    function_row = by_model["costed", "priced"]
+    assert function_row["variant"] == "v"
+    assert abs(function_row["cost_usd"] - replies[2]["usage"]["cost"]) < 1e-12
+    assert not any(model == "costed" for _, model in by_model)
 
     assert httpx.get(gw.url + "/admin/spend", timeout=10).status_code in (401, 403)
     bad = httpx.get(

@@ -108,13 +108,20 @@ class FakeAnthropic(ThreadedServer):
         self, request: web.Request, behaviour: str, body: dict[str, Any]
     ) -> web.StreamResponse:
         """``echo401``: ``invalid x-api-key: <key>`` in the error and its headers; ``echo``: an
-        answer that quotes the key (streamed or not)."""
+        answer that quotes the key (streamed or not); ``echosplit``: the same in two text blocks,
+        split inside the key."""
         key = request.headers.get("x-api-key", "")
         headers = {"x-echo-api-key": key, "www-authenticate": f"Bearer {key}"}
         if behaviour == "echo401":
             return _error(401, f"invalid x-api-key: {key}", headers)
         message = _answer(body, parallel=False)
         message["content"] = [{"type": "text", "text": f"your key is {key}"}]
+        if behaviour == "echosplit":  # the key in two text blocks, so in two stream deltas
+            middle = len(key) // 2
+            message["content"] = [
+                {"type": "text", "text": f"your key is {key[:middle]}"},
+                {"type": "text", "text": key[middle:]},
+            ]
         if body.get("stream"):
             return await self._stream(request, behaviour, message, headers)
         return web.json_response(message, headers=headers)

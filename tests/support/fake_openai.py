@@ -130,10 +130,10 @@ class FakeOpenAI(ThreadedServer):
                 await response.write(_event(body, {}, finish="tool_calls"))
                 await response.write(b"data: [DONE]\n\n")
                 return response
-            for i, piece in enumerate(pieces):
+            for text in _deltas(pieces, behaviour):
                 if delay:
                     await asyncio.sleep(delay)
-                await response.write(_event(body, {"content": piece if i == 0 else " " + piece}))
+                await response.write(_event(body, {"content": text}))
             await response.write(_event(body, {}, finish="stop"))
             if (body.get("stream_options") or {}).get("include_usage"):
                 usage = {
@@ -162,6 +162,17 @@ class FakeOpenAI(ThreadedServer):
             self.disconnects[behaviour] += 1
             raise
         return response
+
+
+def _deltas(pieces: list[str], behaviour: str) -> list[str]:
+    """The streamed text deltas: a word each; ``echosplit`` streams the last word (the key it
+    echoes) in two halves, the way a model's tokens split a key."""
+    texts = [piece if i == 0 else " " + piece for i, piece in enumerate(pieces)]
+    if behaviour == "echosplit":
+        last = texts.pop()
+        middle = len(last) // 2
+        texts += [last[:middle], last[middle:]]
+    return texts
 
 
 def _last_user(body: dict[str, Any]) -> str:

@@ -89,6 +89,10 @@ async def inference(
     )
 
 
+# The built-in metric a reviewer's free text is recorded under.
+_COMMENT = "comment"
+
+
 @post("/inferences/{inference_id:str}/feedback", include_in_schema=False)
 async def add_feedback(
     request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser, inference_id: str
@@ -100,6 +104,10 @@ async def add_feedback(
     comment = str(form.get("comment") or "").strip() or None
     back = f"/ui/inferences/{quote(inference_id)}"
     try:
+        if comment and not raw_value.strip():
+            # Only the Comment field was filled (the metric list still showing its first entry):
+            # that text is the feedback, under the built-in comment metric.
+            metric, raw_value = _COMMENT, comment
         value = _feedback_value(await _metric_type(console, metric), raw_value)
         await console.submit_feedback(
             FeedbackRequest(

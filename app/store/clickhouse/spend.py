@@ -1,5 +1,6 @@
 """Spend reports (docs/spend.md): cost summed in ClickHouse, grouped by any of function,
-variant, model, API key and day, over a time window.
+variant, model (the configured one that served the request), provider, API key and day, over a time
+window.
 
 The grouping names map to fixed SQL expressions and the window is passed as query parameters,
 so no part of a request is ever pasted into SQL.
@@ -11,11 +12,14 @@ from datetime import datetime
 
 import msgspec
 
-# group_by name → (SQL expression, output column)
+# group_by name → SQL expression. ``model`` is the configured model that served the request
+# (a function's: its variant's); rows from before migration 0012 have only what the client
+# asked. The column is qualified so the alias ``model`` does not refer to itself.
 GROUPS = {
     "function": "function",
     "variant": "variant",
-    "model": "model",
+    "model": "if(served_model != '', served_model, inferences.model)",
+    "provider": "provider",
     "api_key": "api_key_id",
     "day": "toString(toDate(created_at))",
 }
@@ -43,6 +47,7 @@ class SpendRow(msgspec.Struct, kw_only=True):
     function: str | msgspec.UnsetType = msgspec.UNSET
     variant: str | msgspec.UnsetType = msgspec.UNSET
     model: str | msgspec.UnsetType = msgspec.UNSET
+    provider: str | msgspec.UnsetType = msgspec.UNSET
     api_key: str | msgspec.UnsetType = msgspec.UNSET
     day: str | msgspec.UnsetType = msgspec.UNSET
     inferences: int
