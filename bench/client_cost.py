@@ -37,18 +37,23 @@ Call = Callable[[str], Awaitable[int]]
 
 def _reply(payload: bytes, content_type: bytes) -> bytes:
     return (
-        b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type + b"\r\ncontent-length: "
-        + str(len(payload)).encode() + b"\r\nconnection: keep-alive\r\n\r\n" + payload
+        b"HTTP/1.1 200 OK\r\ncontent-type: "
+        + content_type
+        + b"\r\ncontent-length: "
+        + str(len(payload)).encode()
+        + b"\r\nconnection: keep-alive\r\n\r\n"
+        + payload
     )
+
+
+_REPLIES = {
+    b"/plain": _reply((MOCK / "completion.json").read_bytes(), b"application/json"),
+    b"/stream": _reply((MOCK / "stream.sse").read_bytes(), b"text/event-stream"),
+}
 
 
 class _Upstream(asyncio.Protocol):
     """Keep-alive HTTP/1.1 that answers every request with one canned reply by path."""
-
-    replies = {
-        b"/plain": _reply((MOCK / "completion.json").read_bytes(), b"application/json"),
-        b"/stream": _reply((MOCK / "stream.sse").read_bytes(), b"text/event-stream"),
-    }
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -68,7 +73,7 @@ class _Upstream(asyncio.Protocol):
                 return
             path = head.split(b" ")[1]
             self.buffer = self.buffer[head_end + 4 + length :]
-            self.transport.write(self.replies[path])
+            self.transport.write(_REPLIES[path])
 
 
 def serve(port: int) -> None:
@@ -201,7 +206,9 @@ def main() -> int:
     finally:
         upstream.kill()
     print(f"{args.requests} requests x {args.rounds} rounds at c={args.concurrency}; medians")
-    print(f"{'mode':<7} {'client':<10} {'CPU us/req':>11} {'wall us/req':>12} {'CPU vs aiohttp':>15}")
+    print(
+        f"{'mode':<7} {'client':<10} {'CPU us/req':>11} {'wall us/req':>12} {'CPU vs aiohttp':>15}"
+    )
     for mode in ("plain", "stream"):
         base = statistics.median(cpu for cpu, _ in results[(mode, "aiohttp")])
         for name in names:
