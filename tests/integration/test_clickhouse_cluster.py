@@ -169,8 +169,13 @@ def test_column_changes_reach_the_local_and_the_distributed_table(rendered: list
         "ALTER TABLE inferences",
         "ALTER TABLE model_inferences_local",
         "ALTER TABLE model_inferences",
+        "ALTER TABLE inferences_local",
+        "ALTER TABLE inferences",
     ]
-    assert all("ADD COLUMN IF NOT EXISTS `cost` Nullable(Float64)" in s for s in alters)
+    assert all("ADD COLUMN IF NOT EXISTS `cost` Nullable(Float64)" in s for s in alters[:4])
+    assert all(
+        "ADD COLUMN IF NOT EXISTS `served_model` LowCardinality(String)" in s for s in alters[4:]
+    )
 
 
 def test_an_alter_the_distributed_table_cannot_take_goes_to_the_local_table_only(
