@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable
@@ -58,6 +59,7 @@ from app.runtime.sticky import StickySync
 from app.settings import Settings
 from app.store.clickhouse.history import LoggedTurn, logged_turn
 from app.store.recorder import ClickHouseRecorder, open_recorder
+from app.tracing import tracing_from_settings
 
 log = logging.getLogger("switchyard")
 
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "AUTH IS OFF: no API key exists, so anyone who can reach this port may use it. "
                 "Create one with `switchyard keys create --admin`, or set SWITCHYARD_REQUIRE_AUTH=true."
             )
+        tracing = tracing_from_settings(settings)
         async with open_recorder(settings) as recorder:
             readiness.add("clickhouse", recorder.probe)
             metered = MeteredRecorder(BudgetRecorder(recorder, auth.budgets), inference_metrics)
@@ -142,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 responses=ResponsesService(inference, turn_lookup(settings, recorder)),
                 embeddings=EmbeddingsService(config, metered, providers),
                 limits=settings.input_limits,
+                tracing=tracing,
             )
             install(app.state, services)
             install_console(app.state, console_context(services, live, recorder))
@@ -174,6 +178,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await sticky.stop()
                 await live.stop()
                 await pool.close()
+                if tracing is not None:  # exports what is queued: seconds at most, off the loop
+                    await asyncio.to_thread(tracing.close)
                 gc.unfreeze()  # an app made in-process (tests, embedding) lets its objects go
 
     app = Litestar(

@@ -57,6 +57,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sticky_retention_days: int = 30
     spend_retention_days: int = 90
     # POST /admin/sql and `switchyard sql`: ClickHouse stops a query past these limits.
+    # OpenTelemetry traces (docs/operations.md, "Traces"): off while otlp_endpoint is unset.
+    otlp_endpoint: str | None = None
+    otlp_headers: str = ""  # key=value,key2=value2
+    otlp_service_name: str = "switchyard"
+    otlp_queue_spans: int = 4096
     admin_sql_timeout_s: float = 30.0
     admin_sql_max_rows: int = 100_000
     # Input limits (docs/security.md, "Input limits"): the defaults are ceilings, settings may lower.

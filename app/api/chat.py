@@ -25,6 +25,7 @@ from app.auth.service import AuthService
 from app.errors import GatewayError, NotFound
 from app.inference.plan import Plan, new_context
 from app.inference.service import InferenceService
+from app.tracing import RequestTrace
 from app.wire.limits import InputLimits
 from app.wire.request import ChatRequest, decode_chat_request
 from app.wire.response import encoder
@@ -73,6 +74,9 @@ async def tir_chat_completions(scope: HTTPScope, receive: Receive, send: Send) -
 
 async def _handle(scope: HTTPScope, receive: Receive, send: Send, endpoint: str | None) -> None:
     services = services_of(scope["litestar_app"].state)
+    trace = None
+    if services.tracing is not None:
+        trace = services.tracing.begin("chat", _header(scope, b"traceparent"))
     try:
         await _serve(
             scope,
@@ -83,8 +87,11 @@ async def _handle(scope: HTTPScope, receive: Receive, send: Send, endpoint: str 
             services.settings.max_body_bytes,
             services.limits,
             endpoint,
+            trace,
         )
     except GatewayError as error:
+        if trace is not None:  # a no-op when the inference was recorded (and its trace ended)
+            trace.fail(error.status, error.message)
         await _send_body(
             send,
             error.status,
@@ -92,7 +99,8 @@ async def _handle(scope: HTTPScope, receive: Receive, send: Send, endpoint: str 
             encoder.encode(error.body()),
         )
     except _ClientGone:
-        pass
+        if trace is not None:
+            trace.fail(499, "client disconnected")
 
 
 async def _serve(
@@ -104,12 +112,13 @@ async def _serve(
     limit: int,
     limits: InputLimits,
     endpoint: str | None,
+    trace: RequestTrace | None,
 ) -> None:
     if scope["method"] != "POST":
         path = scope["path"] if endpoint is None else TIR_MOUNT + scope["path"]
         raise method_not_allowed(scope["method"], path)
     principal = auth.authenticate(_header(scope, b"authorization"))
-    context = new_context(api_key_id=principal.id, endpoint=endpoint)
+    context = new_context(api_key_id=principal.id, endpoint=endpoint, trace=trace)
     body = await _read_body(scope, receive, limit)
     chat = decode_chat_request(body, limits)
     plan = service.plan(chat, body, context)

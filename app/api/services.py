@@ -26,6 +26,7 @@ from app.runtime.admin import ConfigAdmin
 from app.runtime.reload import LiveConfig
 from app.settings import Settings
 from app.store.recorder import ClickHouseRecorder
+from app.tracing import Tracing
 from app.wire.limits import InputLimits
 
 T = TypeVar("T")
@@ -46,6 +47,7 @@ class Services:
     responses: ResponsesService
     embeddings: EmbeddingsService
     limits: InputLimits  # settings.input_limits, built once
+    tracing: Tracing | None = None  # None unless SWITCHYARD_OTLP_ENDPOINT is set
 
 
 def install(state: State, services: Services) -> None:

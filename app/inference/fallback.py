@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -26,6 +26,7 @@ from app.inference.provider_calls import ProviderCalls
 from app.inference.recording import cancelled_attempt, failed_attempt, record_inference
 from app.providers.base import ProviderError, ProviderRequest, now
 from app.records import AttemptRecord, Recorder
+from app.tracing import RequestTrace
 
 T = TypeVar("T")
 
@@ -58,18 +59,23 @@ async def first_success(
     attempts: list[AttemptRecord] = []
     failures: list[ProviderError] = []
     route: Route | None = None
+    trace = plan.context.trace
     try:
-        for route in plan.routes:
+        for index, route in enumerate(plan.routes):
+            if index and trace is not None:
+                trace.event("fallback", {"switchyard.provider": route.provider_name})
             breaker = calls.breaker(route)
             request = request_for(plan, route)
             retry = 0
             while breaker.allow():
                 started, wall = now(), time.time()
                 try:
-                    result = await call(route, request)
+                    result = await call(route, traced(request, trace, route))
                 except ProviderError as exc:
                     attempts.append(failed_attempt(plan, route, wall, started, exc))
                     failures.append(exc)
+                    if trace is not None:
+                        trace.attempt_failed(exc.kind, exc.message, exc.status)
                     if exc.counts_against_provider:
                         breaker.failure(exc.message)
                     else:
@@ -80,18 +86,26 @@ async def first_success(
                     if delay is None:
                         break
                     retry += 1
+                    if trace is not None:
+                        trace.event("retry", _retry_event(route, retry, delay, exc))
                     await asyncio.sleep(delay)
                     continue
                 except asyncio.CancelledError:
                     breaker.release()
                     attempts.append(cancelled_attempt(plan, route, wall, started))
+                    if trace is not None:
+                        trace.attempt_failed("cancelled", "client disconnected")
                     raise
                 breaker.success()
                 return Success(route, result, started, wall, attempts)
             else:  # the breaker said no: open, or opened by this very request's retries
-                failures.append(
-                    ProviderError(route.provider_name, breaker.describe(), kind="circuit_open")
-                )
+                reason = breaker.describe()
+                failures.append(ProviderError(route.provider_name, reason, kind="circuit_open"))
+                if trace is not None:
+                    trace.event(
+                        "breaker_skip",
+                        {"switchyard.provider": route.provider_name, "switchyard.reason": reason},
+                    )
     except asyncio.CancelledError:
         outcome = Outcome(status="cancelled", error="client disconnected", route=route)
         record_inference(recorder, plan, outcome, attempts)
@@ -105,6 +119,24 @@ def request_for(plan: Plan, route: Route) -> ProviderRequest:
     request = plan.provider_request
     ttft = None if request.stream else first_token_deadline(plan, route)
     return msgspec.structs.replace(request, model=route.model, first_byte_timeout=ttft)
+
+
+def traced(request: ProviderRequest, trace: RequestTrace | None, route: Route) -> ProviderRequest:
+    """The request as sent for one attempt: with tracing on, the attempt's client span is opened
+    and its ``traceparent`` goes to the provider (docs/operations.md, "Traces")."""
+    if trace is None:
+        return request
+    traceparent = trace.start_attempt(route.provider_name, route.provider_type, route.model)
+    return msgspec.structs.replace(request, headers={"traceparent": traceparent})
+
+
+def _retry_event(route: Route, retry: int, delay: float, exc: ProviderError) -> dict[str, Any]:
+    return {
+        "switchyard.provider": route.provider_name,
+        "switchyard.retry": retry,
+        "switchyard.delay_s": delay,
+        "error.type": exc.kind,
+    }
 
 
 def first_token_deadline(plan: Plan, route: Route) -> float | None:

@@ -22,6 +22,7 @@ from app.prompts import TemplateProblem
 from app.providers.base import ProviderRequest
 from app.routing.resolve import Target, resolve_target
 from app.routing.variants import Assignment, choose_variant
+from app.tracing import RequestTrace
 from app.wire.request import OPENAI_PARAMS, VLLM_PARAMS, ChatRequest, Message, Tool, extra_fields
 
 _PARAMS = OPENAI_PARAMS + VLLM_PARAMS
@@ -35,6 +36,7 @@ class CallContext:
     created_at: float  # time.time()
     api_key_id: str = ""
     endpoint: str | None = None  # TIR-style path naming the function or model
+    trace: RequestTrace | None = None  # set when traces are exported (docs/operations.md)
 
 
 class Plan(msgspec.Struct, frozen=True, kw_only=True):
@@ -252,5 +254,7 @@ def _tags(request: ChatRequest) -> list[str]:
     return list(tags)
 
 
-def new_context(api_key_id: str = "", endpoint: str | None = None) -> CallContext:
-    return CallContext(time.perf_counter(), time.time(), api_key_id, endpoint)
+def new_context(
+    api_key_id: str = "", endpoint: str | None = None, trace: RequestTrace | None = None
+) -> CallContext:
+    return CallContext(time.perf_counter(), time.time(), api_key_id, endpoint, trace)

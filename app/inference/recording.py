@@ -24,8 +24,11 @@ def record_inference(
     """Hand a finished inference to the recorder. One the request opted out of storing
     (``store: false``, dry runs) still spent money: when it did, a bare record marked
     ``stored=False`` goes through, for budgets only (docs/spend.md)."""
-    if plan.store:
-        recorder.record(inference_record(plan, outcome, attempts))
+    record = inference_record(plan, outcome, attempts) if plan.store else None
+    if plan.context.trace is not None:
+        plan.context.trace.finish(record or inference_record(plan, outcome, attempts))
+    if record is not None:
+        recorder.record(record)
     elif outcome.cost:
         recorder.record(
             InferenceRecord(

@@ -51,6 +51,8 @@ class ProviderRequest(msgspec.Struct):
     # Non-streaming only: give up when the first response byte takes longer (max_ttft_ms).
     # Streams are held to max_ttft_ms by the pipeline, which sees each chunk arrive.
     first_byte_timeout: float | None = None
+    # Sent with the provider call besides the wire's own (the attempt's W3C traceparent).
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class ProviderReply(msgspec.Struct):

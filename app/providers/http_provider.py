@@ -60,7 +60,7 @@ class HttpProvider:
 
     async def complete(self, request: ProviderRequest, upstream: Upstream) -> ProviderReply:
         body = self._body(request)
-        headers = self.wire.headers(self._api_key())
+        headers = self._headers(request)
         try:
             raw, first_byte_at = await self._post(upstream, body, headers, request)
         except ProviderError as exc:
@@ -79,7 +79,7 @@ class HttpProvider:
 
     def stream(self, request: ProviderRequest, upstream: Upstream) -> GeneratorStream:
         body = self._body(request)
-        return GeneratorStream(body, self._chunks(upstream, body))
+        return GeneratorStream(body, self._chunks(upstream, body, self._headers(request)))
 
     def _body(self, request: ProviderRequest) -> bytes:
         try:
@@ -90,6 +90,10 @@ class HttpProvider:
                 f"cannot translate the request for {self.wire.label}: {exc}",
                 kind="rejected",
             ) from None
+
+    def _headers(self, request: ProviderRequest) -> dict[str, str]:
+        headers = self.wire.headers(self._api_key())
+        return {**headers, **request.headers} if request.headers else headers
 
     def _api_key(self) -> str | None:
         """The key from the environment, read at call time so rotating it needs no reload."""
@@ -134,12 +138,11 @@ class HttpProvider:
         return raw, first_byte_at
 
     async def _chunks(
-        self, upstream: Upstream, body: bytes
+        self, upstream: Upstream, body: bytes, headers: dict[str, str]
     ) -> AsyncIterator[list[ChatCompletionChunk]]:
         """The chunks of each network read, together. Closing this generator releases the
         response at once: that is how a client disconnect cancels the provider call."""
         reader = self.wire.reader()
-        headers = self.wire.headers(self._api_key())
         try:
             response = await upstream.send(self.wire.url, body, headers, self._stream_timeout)
             try:
