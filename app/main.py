@@ -44,6 +44,7 @@ from app.console.session import ConsoleSessions
 from app.experiments.adaptive import AdaptiveCampaigns
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
+from app.inference.caching import ResponseCache
 from app.inference.embeddings import EmbeddingsService
 from app.inference.metrics import InferenceMetrics, MeteredRecorder
 from app.inference.responses_service import ResponsesService, TurnLookup
@@ -59,6 +60,7 @@ from app.runtime.sticky import StickySync
 from app.settings import Settings
 from app.store.clickhouse.history import LoggedTurn, logged_turn
 from app.store.recorder import ClickHouseRecorder, open_recorder
+from app.store.response_cache import cache_store_from_settings
 from app.tracing import tracing_from_settings
 
 log = logging.getLogger("switchyard")
@@ -131,7 +133,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             readiness.add("clickhouse", recorder.probe)
             metered = MeteredRecorder(BudgetRecorder(recorder, auth.budgets), inference_metrics)
             providers = Providers(pool)
-            inference = InferenceService(config, metered, providers)
+            cache = ResponseCache(cache_store_from_settings(settings), settings.cache_ttl_s)
+            inference = InferenceService(config, metered, providers, cache)
             services = Services(
                 settings=settings,
                 auth=auth,
@@ -178,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await sticky.stop()
                 await live.stop()
                 await pool.close()
+                await cache.close()
                 if tracing is not None:  # exports what is queued: seconds at most, off the loop
                     await asyncio.to_thread(tracing.close)
                 gc.unfreeze()  # an app made in-process (tests, embedding) lets its objects go

@@ -80,6 +80,8 @@ class InferenceRecord(msgspec.Struct, kw_only=True, gc=False, tag_field="kind", 
     completion_tokens: int = 0
     usage_estimated: bool = False
     cost: float | None = None  # USD at the answering route's price; None when unknown
+    cached: bool = False  # answered from the response cache: cost 0, cost_saved what it would be
+    cost_saved: float | None = None
     ttft_ms: float | None = None
     latency_ms: float = 0.0
     queue_ms: float = 0.0

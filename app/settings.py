@@ -57,6 +57,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sticky_retention_days: int = 30
     spend_retention_days: int = 90
     # POST /admin/sql and `switchyard sql`: ClickHouse stops a query past these limits.
+    # Response cache (docs/operations.md, "Response cache"): Redis when set, else in-process.
+    cache_url: str | None = None
+    cache_max_bytes: int = 64 * 1024 * 1024
+    cache_ttl_s: float = 86400.0  # how long an entry is kept when the request sets no max_age_s
     # OpenTelemetry traces (docs/operations.md, "Traces"): off while otlp_endpoint is unset.
     otlp_endpoint: str | None = None
     otlp_headers: str = ""  # key=value,key2=value2

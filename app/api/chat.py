@@ -165,6 +165,8 @@ def _routing_headers(plan: Plan) -> list[tuple[bytes, bytes]]:
     ]
     if plan.variant:
         headers.append((b"x-switchyard-variant", plan.variant.encode()))
+    if plan.context.cache_status:
+        headers.append((b"x-switchyard-cache", plan.context.cache_status.encode()))
     return headers
 
 

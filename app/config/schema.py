@@ -112,6 +112,13 @@ class RetryConfig(_Config, frozen=True):
     max_delay_ms: NonNegative = 2000
 
 
+class CacheConfig(_Config, frozen=True):
+    """A model's or function's default ``cache_options`` (docs/operations.md, "Response cache")."""
+
+    enabled: Literal["on", "off", "read_only", "write_only"] = "on"
+    max_age_s: Annotated[int, Meta(ge=1)] | None = None
+
+
 class ModelConfig(_Config, frozen=True):
     routing: Annotated[list[RouteEntry], Meta(min_length=1)]
     description: str = ""
@@ -124,6 +131,7 @@ class ModelConfig(_Config, frozen=True):
     # Embedding models: the vector length. The dummy provider needs it; an openai route gets
     # it as the request's default ``dimensions``.
     dimensions: Annotated[int, Meta(ge=1)] | None = None
+    cache: CacheConfig | None = None  # off unless set
 
 
 class MetricConfig(_Config, frozen=True):
@@ -208,6 +216,7 @@ class FunctionConfig(_Config, frozen=True):
     # Spend limit of the whole function (docs/spend.md): once reached, its requests get 429.
     budget_usd: Positive | None = None
     budget_period: Literal["day", "month", "total"] = "month"
+    cache: CacheConfig | None = None  # wins over the variant's model's; a request's wins over both
 
 
 class GatewayConfig(_Config, frozen=True):

@@ -16,6 +16,7 @@ import msgspec
 
 from app.config.compile import Route, Snapshot
 from app.config.functions import CompiledFunction, CompiledVariant
+from app.config.schema import CacheConfig, ModelConfig
 from app.errors import InvalidRequest
 from app.ids import uuid7_str
 from app.prompts import TemplateProblem
@@ -37,6 +38,15 @@ class CallContext:
     api_key_id: str = ""
     endpoint: str | None = None  # TIR-style path naming the function or model
     trace: RequestTrace | None = None  # set when traces are exported (docs/operations.md)
+    cache_status: str = ""  # "hit" or "miss" once the response cache was consulted
+
+
+class CachePolicy(msgspec.Struct, frozen=True, gc=False):
+    """What a request may do with the response cache (docs/operations.md, "Response cache")."""
+
+    read: bool
+    write: bool
+    max_age_s: int | None = None
 
 
 class Plan(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +69,7 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     labels: dict[str, str] = msgspec.field(default_factory=dict)
     tags: list[str] = msgspec.field(default_factory=list)
     parent_completion_ids: list[str] = msgspec.field(default_factory=list)
+    cache: CachePolicy | None = None
 
     @property
     def variant(self) -> str | None:
@@ -95,6 +106,7 @@ def make_plan(snapshot: Snapshot, request: ChatRequest, body: bytes, context: Ca
     system_prompt = ""
     if function is None:
         tools = _tools(request, model_name, None, None)
+        cache = _cache_policy(request, None, snapshot.config.models.get(model_name))
     else:
         assignment = _assign(snapshot, function, target, request, episode_id)
         variant = assignment.variant
@@ -108,6 +120,11 @@ def make_plan(snapshot: Snapshot, request: ChatRequest, body: bytes, context: Ca
         if variant.extra:
             extra = {**variant.extra, **extra}
         tools = _tools(request, model_name, function, variant)
+        cache = _cache_policy(
+            request,
+            function.config.cache,
+            snapshot.config.models.get(variant.config.model),
+        )
     if tools:
         params["tools"] = tools
     return Plan(
@@ -127,6 +144,23 @@ def make_plan(snapshot: Snapshot, request: ChatRequest, body: bytes, context: Ca
         labels=_labels(request),
         tags=_tags(request),
         parent_completion_ids=[m.completion_id for m in request.messages if m.completion_id],
+        cache=cache,
+    )
+
+
+def _cache_policy(
+    request: ChatRequest, function: CacheConfig | None, model: ModelConfig | None
+) -> CachePolicy | None:
+    """The request's ``cache_options``, else its function's ``cache``, else its model's; off
+    when none says otherwise."""
+    options = request.cache_options or request.tz_cache_options
+    chosen = options or function or (model.cache if model is not None else None)
+    if chosen is None or chosen.enabled == "off":
+        return None
+    return CachePolicy(
+        read=chosen.enabled in ("on", "read_only"),
+        write=chosen.enabled in ("on", "write_only"),
+        max_age_s=chosen.max_age_s,
     )
 
 

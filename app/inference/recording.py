@@ -156,6 +156,8 @@ def inference_record(
         completion_tokens=usage.completion_tokens,
         usage_estimated=outcome.usage_estimated,
         cost=outcome.cost,
+        cached=outcome.cached,
+        cost_saved=outcome.cost_saved,
         ttft_ms=(outcome.first_token_at - started) * 1000
         if started is not None and outcome.first_token_at
         else None,

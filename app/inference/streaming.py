@@ -20,6 +20,7 @@ from app.config.compile import Route
 from app.errors import ProviderFailed
 from app.inference.accumulate import StreamAccumulator
 from app.inference.answer import completion_ids, set_routing_fields
+from app.inference.caching import CachedAnswer, ResponseCache, hit_outcome
 from app.inference.fallback import Success, first_token_deadline
 from app.inference.outcome import Outcome
 from app.inference.plan import Plan
@@ -29,7 +30,15 @@ from app.inference.usage import price_outcome, timed_usage, usage_of
 from app.providers.base import ProviderError, ProviderRequest, ProviderStream, now
 from app.providers.breaker import CircuitBreaker
 from app.records import Recorder
-from app.wire.response import ChatCompletionChunk, Usage, encoder
+from app.wire.response import (
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ToolCallDelta,
+    Usage,
+    encoder,
+)
 
 _DONE = b"data: [DONE]\n\n"
 
@@ -92,10 +101,11 @@ def _reaches_first_token(accumulator: StreamAccumulator, chunks: list[ChatComple
 
 
 async def relay(
-    plan: Plan, opened: Success[OpenStream], recorder: Recorder
+    plan: Plan, opened: Success[OpenStream], recorder: Recorder, cache: ResponseCache | None = None
 ) -> AsyncIterator[list[bytes]]:
     """Yield the stream's SSE frames under our ids, the frames of one upstream read together,
-    then the usage chunk and ``[DONE]``."""
+    then the usage chunk and ``[DONE]``. A stream that ended well fills the response cache
+    when the request may write to it."""
     route, stream, accumulator = opened.route, opened.result.stream, opened.result.accumulator
     n = plan.request.n or 1
     outcome = Outcome(route=route, started=opened.started, completion_ids=completion_ids(plan, n))
@@ -133,7 +143,48 @@ async def relay(
             )
         )
         record_inference(recorder, plan, outcome, opened.attempts)
+        if cache is not None:
+            cache.remember(plan, outcome)
         await stream.aclose()
+
+
+async def replay(plan: Plan, hit: CachedAnswer, recorder: Recorder) -> AsyncIterator[list[bytes]]:
+    """A cached answer as a stream: per choice its whole message in one chunk, then its finish
+    reason, then the usage chunk (when asked) and ``[DONE]``, all in one write."""
+    outcome = hit_outcome(plan, hit)
+    chunks = [chunk for choice in hit.choices for chunk in _replayed(choice)]
+    chunks[0].cached = True
+    framer = _Framer(plan, chunks[0], outcome.completion_ids, len(hit.choices))
+    frames = framer.frames(chunks)
+    if plan.request.include_usage:
+        frames.append(_sse(_usage_chunk(plan, outcome)))
+    frames.append(_DONE)
+    try:
+        yield frames
+    except (asyncio.CancelledError, GeneratorExit):
+        outcome.status, outcome.error = "cancelled", "client disconnected"
+        raise
+    finally:
+        record_inference(recorder, plan, outcome, [])
+
+
+def _replayed(choice: Choice) -> tuple[ChatCompletionChunk, ChatCompletionChunk]:
+    message = choice.message
+    delta = Delta(role=message.role, content=message.content)
+    if isinstance(message.reasoning_content, str):
+        delta.reasoning_content = message.reasoning_content
+    if isinstance(message.refusal, str):
+        delta.refusal = message.refusal
+    if message.tool_calls:
+        delta.tool_calls = [
+            ToolCallDelta(index=i, id=call.id, type=call.type, function=call.function)
+            for i, call in enumerate(message.tool_calls)
+        ]
+    said = ChatCompletionChunk(choices=[ChunkChoice(index=choice.index, delta=delta)])
+    finished = ChatCompletionChunk(
+        choices=[ChunkChoice(index=choice.index, finish_reason=choice.finish_reason)]
+    )
+    return said, finished
 
 
 class _Framer:

@@ -60,7 +60,7 @@ class RequestTrace:
     def event(self, name: str, attributes: dict[str, AttributeValue]) -> None:
         self._server.add_event(name, attributes)
 
-    def finish(self, record: InferenceRecord, cached: bool = False) -> None:
+    def finish(self, record: InferenceRecord) -> None:
         if self._ended:
             return
         self._ended = True
@@ -84,7 +84,7 @@ class RequestTrace:
                 "switchyard.inference_id": record.id,
                 "switchyard.episode_id": record.episode_id,
                 "switchyard.status": record.status,
-                "switchyard.cached": cached,
+                "switchyard.cached": record.cached,
             }
         )
         if answered is not None:

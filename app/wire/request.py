@@ -125,6 +125,17 @@ class ResponseFormat(msgspec.Struct, omit_defaults=True):
     json_schema: JsonSchemaFormat | None = None
 
 
+CacheMode = Literal["on", "off", "read_only", "write_only"]
+
+
+class CacheOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """``cache_options`` (docs/operations.md, "Response cache"): whether this request may be
+    answered from the cache and/or fill it, and how old an answer it accepts."""
+
+    enabled: CacheMode = "on"
+    max_age_s: PositiveInt | None = None
+
+
 class ChatRequest(msgspec.Struct, kw_only=True):
     model: str = ""
     messages: Annotated[list[Message], Meta(min_length=1)]
@@ -173,11 +184,13 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     tags: Tags | Tag | None = None
     use_tools: bool | None = None
     max_ttft_ms: PositiveInt | None = None
+    cache_options: CacheOptions | None = None
     # TensorZero
     tz_episode_id: uuid.UUID | None = field(default=None, name="tensorzero::episode_id")
     tz_variant_name: str | None = field(default=None, name="tensorzero::variant_name")
     tz_tags: Labels | None = field(default=None, name="tensorzero::tags")
     tz_dryrun: bool = field(default=False, name="tensorzero::dryrun")
+    tz_cache_options: CacheOptions | None = field(default=None, name="tensorzero::cache_options")
     episode_id: uuid.UUID | None = None
     # Unify
     drop_params: bool = True

@@ -90,6 +90,7 @@ class ChatCompletion(msgspec.Struct, kw_only=True):
     function: str | UnsetType | None = UNSET
     variant: str | UnsetType | None = UNSET
     ab_campaign: str | UnsetType | None = UNSET
+    cached: bool | UnsetType = UNSET  # true when answered from the response cache
 
 
 class ToolCallDelta(msgspec.Struct, omit_defaults=True):
@@ -130,6 +131,7 @@ class ChatCompletionChunk(msgspec.Struct, kw_only=True):
     function: str | UnsetType | None = UNSET
     variant: str | UnsetType | None = UNSET
     ab_campaign: str | UnsetType | None = UNSET
+    cached: bool | UnsetType = UNSET  # on a cached stream's first chunk
 
 
 completion_decoder = msgspec.json.Decoder(ChatCompletion)

@@ -54,6 +54,13 @@ TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 ALL_TARGETS = ("direct", "minimal", "switchyard", "switchyard-nolog", "litellm", "tensorzero")
+# Not in the default run; asked for with --only (docs/performance.md, "Response cache and traces"):
+# every request a cache hit, every request a cache miss (write_only: the provider is called and
+# the answer stored), and traces exported to the mock's OTLP path.
+EXTRA_TARGETS = ("switchyard-cache", "switchyard-cachemiss", "switchyard-traced")
+KNOWN_TARGETS = ALL_TARGETS + EXTRA_TARGETS
+SWITCHYARD_TARGETS = ("switchyard", "switchyard-nolog", *EXTRA_TARGETS)
+_CACHE_MODE = {"switchyard-cache": "on", "switchyard-cachemiss": "write_only"}
 USER_MESSAGE = [{"role": "user", "content": "Where is my order #1042?"}]
 
 
@@ -406,7 +413,7 @@ class Bench:
                 json_body=openai_json,
                 sse_body={**openai_json, **stream},
             )
-        if name in ("switchyard", "switchyard-nolog"):
+        if name in SWITCHYARD_TARGETS:
             args = {"system_prompt_args": {"customer_name": "Ada"}}
             json_body = {"model": "bench", "messages": USER_MESSAGE, **args}
             sse_body = {"model": "bench-stream", "messages": USER_MESSAGE, **args, **stream}
@@ -414,6 +421,13 @@ class Bench:
             if name == "switchyard-nolog":
                 json_body["store"] = sse_body["store"] = False
                 label = 'Switchyard, logging off ("store": false)'
+            if name in _CACHE_MODE:
+                options = {"cache_options": {"enabled": _CACHE_MODE[name]}}
+                json_body.update(options)
+                sse_body.update(options)
+                label = f"Switchyard, response cache {'hits' if name == 'switchyard-cache' else 'misses'}"
+            if name == "switchyard-traced":
+                label = "Switchyard, logging on, OTLP traces exported"
             if os.environ.get("BENCH_WHATIF"):
                 label += f" [what-if: {os.environ['BENCH_WHATIF']}]"
             return Target(
@@ -448,7 +462,7 @@ class Bench:
         tdir = self.work / target.name
         tdir.mkdir()
         env = dict(os.environ)
-        if target.name in ("switchyard", "switchyard-nolog"):
+        if target.name in SWITCHYARD_TARGETS:
             if not port_free(SWITCHYARD_PORT):
                 raise RuntimeError(f"port {SWITCHYARD_PORT} is taken")
             env.update(
@@ -462,6 +476,8 @@ class Bench:
                     "SWITCHYARD_WORKERS": "1",
                 }
             )
+            if target.name == "switchyard-traced":  # the mock answers OTLP exports with 200
+                env["SWITCHYARD_OTLP_ENDPOINT"] = f"http://{HOST}:{MOCK_PORT}"
             for key in (
                 "SWITCHYARD_DATABASE_URL",
                 "SWITCHYARD_CLICKHOUSE_URL",
@@ -921,7 +937,7 @@ class Bench:
                     f"  RSS (gateway process tree): {rss['before_soak_kb'] / 1024:.0f} MB before, "
                     f"{rss['after_soak_kb'] / 1024:.0f} MB after {p.soak} requests"
                 )
-            if name in ("switchyard", "switchyard-nolog") and self.args.profile:
+            if name in SWITCHYARD_TARGETS and self.args.profile:
                 self.py_spy(target, "c64-json", 15, "json", 64, [])
                 self.py_spy(target, "s32-sse", 15, "sse", 32, [])
                 self.py_spy(target, "c64-json-gil", 10, "json", 64, ["--gil"])
@@ -936,7 +952,7 @@ class Bench:
         finally:
             if target.service:
                 target.service.stop()
-                if name in ("switchyard", "switchyard-nolog"):
+                if name in SWITCHYARD_TARGETS:
                     (self.work / name / "server.log").exists()
 
     # ------------------------------------------------------------------ whole run
@@ -1093,6 +1109,19 @@ def ratio_targets(s: dict) -> list[str]:
     on, off = ok.get("switchyard"), ok.get("switchyard-nolog")
     minimal, tz, direct = ok.get("minimal"), ok.get("tensorzero"), ok.get("direct")
     rows: list[tuple[str, str, float, bool]] = []
+    hit, miss, traced = (
+        ok.get("switchyard-cache"),
+        ok.get("switchyard-cachemiss"),
+        ok.get("switchyard-traced"),
+    )
+    if hit and miss:
+        for phase, what in (("c64", "c=64"), ("s32", "streaming")):
+            ratio = hit[phase]["rps"] / miss[phase]["rps"]
+            rows.append((f"cache hit ÷ miss, {what} req/s", "≥ 2", ratio, ratio >= 2))
+    if traced and on:
+        for phase, what in (("c64", "c=64"), ("s32", "streaming")):
+            ratio = traced[phase]["rps"] / on[phase]["rps"]
+            rows.append((f"tracing on ÷ off, {what} req/s", "≥ 0.9", ratio, ratio >= 0.9))
     if on and off:
         for phase, what in (("c64", "c=64"), ("s32", "streaming")):
             ratio = on[phase]["rps"] / off[phase]["rps"]
@@ -1347,8 +1376,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.only = [t.strip() for t in args.only.split(",") if t.strip()]
     for name in args.only:
-        if name not in ALL_TARGETS:
-            parser.error(f"unknown target {name!r}; choose from {', '.join(ALL_TARGETS)}")
+        if name not in KNOWN_TARGETS:
+            parser.error(f"unknown target {name!r}; choose from {', '.join(KNOWN_TARGETS)}")
     if os.cpu_count() and os.cpu_count() < 2:
         parser.error("needs at least 2 CPUs (gateway on CPU 1, load on CPU 0)")
     choose_ports()

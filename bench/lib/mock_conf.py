@@ -57,6 +57,10 @@ http {{
             add_header Cache-Control no-cache;
             return 200 {quote(stream)};
         }}
+        location = /v1/traces {{
+            default_type application/x-protobuf;
+            return 200 '';
+        }}
         location = /nginx_status {{
             stub_status;
         }}

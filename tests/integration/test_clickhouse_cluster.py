@@ -171,10 +171,16 @@ def test_column_changes_reach_the_local_and_the_distributed_table(rendered: list
         "ALTER TABLE model_inferences",
         "ALTER TABLE inferences_local",
         "ALTER TABLE inferences",
+        "ALTER TABLE inferences_local",
+        "ALTER TABLE inferences",
+        "ALTER TABLE inferences_local",
+        "ALTER TABLE inferences",
     ]
     assert all("ADD COLUMN IF NOT EXISTS `cost` Nullable(Float64)" in s for s in alters[:4])
+    assert all("ADD COLUMN IF NOT EXISTS `cached` Bool" in s for s in alters[4:6])
+    assert all("ADD COLUMN IF NOT EXISTS `cost_saved` Nullable(Float64)" in s for s in alters[6:8])
     assert all(
-        "ADD COLUMN IF NOT EXISTS `served_model` LowCardinality(String)" in s for s in alters[4:]
+        "ADD COLUMN IF NOT EXISTS `served_model` LowCardinality(String)" in s for s in alters[8:]
     )
 
 
