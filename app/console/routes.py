@@ -11,7 +11,16 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
 from app.console.context import ConsoleContext
-from app.console.pages import campaigns, functions, inferences, keys, signin, sql, versions
+from app.console.pages import (
+    authoring,
+    campaigns,
+    functions,
+    inferences,
+    keys,
+    signin,
+    sql,
+    versions,
+)
 from app.console.render import page
 from app.console.session import ConsoleUser, CsrfFailed, SignInRequired, to_sign_in
 from app.errors import GatewayError
@@ -41,6 +50,7 @@ def console_router() -> Router:
         path="/ui",
         route_handlers=[
             *signin.HANDLERS,
+            *authoring.HANDLERS,
             *functions.HANDLERS,
             *campaigns.HANDLERS,
             *inferences.HANDLERS,

@@ -22,6 +22,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -125,9 +126,14 @@ class Tracing:
     """The process's tracer. :meth:`begin` starts a request's trace, continuing the client's
     W3C ``traceparent`` when it sends one."""
 
-    def __init__(self, exporter: SpanExporter, service_name: str, queue_spans: int) -> None:
+    def __init__(
+        self, exporter: SpanExporter, service_name: str, queue_spans: int, sample_ratio: float = 1.0
+    ) -> None:
         self._queue = BoundedExportQueue(exporter, queue_spans)
-        self._provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        self._provider = TracerProvider(
+            resource=Resource.create({"service.name": service_name}),
+            sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+        )
         self._provider.add_span_processor(self._queue)
         self._tracer = self._provider.get_tracer("switchyard")
 
@@ -148,4 +154,7 @@ def tracing_from_settings(settings: Settings) -> Tracing | None:
         headers=parse_headers(settings.otlp_headers),
         timeout=_EXPORT_TIMEOUT_S,
     )
-    return Tracing(exporter, settings.otlp_service_name, settings.otlp_queue_spans)
+    ratio = settings.otlp_sample_ratio
+    if not 0 <= ratio <= 1:
+        raise SystemExit(f"invalid setting: otlp_sample_ratio {ratio} is not between 0 and 1")
+    return Tracing(exporter, settings.otlp_service_name, settings.otlp_queue_spans, ratio)

@@ -48,6 +48,7 @@ async def function_editor(
         edits,
         version=info.version,
         message=request.query_params.get("message"),
+        notice_error=request.query_params.get("error"),
     )
 
 
@@ -145,6 +146,7 @@ def _editor(
     sample_args: str | None = None,
     stale: int | None = None,
     message: str | None = None,
+    notice_error: str | None = None,
 ) -> Response[Any]:
     return page(
         "function.html",
@@ -160,7 +162,7 @@ def _editor(
         sample_args=sample_args or _sample_args(function),
         stale=stale,
         message=message,
-        error=_summary(problems, stale, version),
+        error=_summary(problems, stale, version) or notice_error,
     )
 
 
