@@ -84,6 +84,9 @@ def console_context(
         ),
         rows=recorder.reader.rows,
         submit_feedback=lambda request, key_id: feedback.submit(request, api_key_id=key_id),
+        spend=recorder.spend,
+        live=services.inference.config,
+        breakers=services.inference.providers.breakers,
     )
 
 

@@ -6,7 +6,7 @@ as is. Each chart has a ``<title>`` and ``role="img"`` with an ``aria-label`` su
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -95,6 +95,39 @@ def share_chart(title: str, rows: Sequence[Share]) -> str:
     return "".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Bar:
+    label: str
+    value: float
+
+
+def usd(value: float) -> str:
+    """Dollars as people read them: cents once there are any, else six decimals."""
+    return f"${value:,.2f}" if value >= 0.01 else f"${value:.6f}"
+
+
+def bar_chart(title: str, bars: Sequence[Bar], fmt: Callable[[float], str] = usd) -> str:
+    """One horizontal bar per label (e.g. a day's spend), scaled to the largest."""
+    if not bars:
+        return _empty(title, "Nothing in this range")
+    top = max(max(b.value for b in bars), 1e-12) * 1.25  # room for the value past the bar
+    height = ROW * len(bars) + 40
+    summary = "; ".join(f"{b.label} {fmt(b.value)}" for b in bars)
+    parts = [_open(title, height, f"{title}: {summary}"), _axis(0.0, top, height - 20, fmt=fmt)]
+    for index, bar in enumerate(bars):
+        y = 20 + ROW * index
+        width = _x(bar.value, 0, top) - LEFT
+        parts.append(_label(bar.label, y + ROW / 2))
+        parts.append(
+            f'<rect x="{LEFT}" y="{y + 6:.1f}" width="{width:.1f}" height="{ROW - 12}" fill="{PALETTE[0]}"/>'
+        )
+        parts.append(
+            f'<text x="{LEFT + width + 6:.1f}" y="{y + ROW / 2 + 4:.1f}">{escape(fmt(bar.value))}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def line_chart(title: str, series: Sequence[Series]) -> str:
     """One line per variant over time buckets (e.g. the cumulative mean of the metric)."""
     buckets = sorted({b for s in series for b, v in s.points if v is not None})
@@ -154,9 +187,10 @@ def _axis(
     percent: bool = False,
     vertical: bool = False,
     plot_height: float = 0,
+    fmt: Callable[[float], str] | None = None,
 ) -> str:
-    def fmt(v: float) -> str:
-        return f"{v:.0%}" if percent else f"{v:.3g}"
+    if fmt is None:
+        fmt = "{:.0%}".format if percent else "{:.3g}".format
 
     if vertical:
         return (

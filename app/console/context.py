@@ -5,19 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from app.auth.service import AuthService
+from app.config.holder import ConfigHolder
 from app.console.session import ConsoleSessions
 from app.feedback.schema import FeedbackRequest
+from app.providers.breaker import BreakerBoard
 from app.runtime.admin import ConfigAdmin
 from app.store.clickhouse.query import SqlFormat
+from app.store.clickhouse.spend import SpendReport
 from app.store.sql.repos import KeyRepository
 
 Rows = Callable[[str, dict[str, Any]], Awaitable[list[tuple[Any, ...]]]]
 RunSql = Callable[[str, SqlFormat], Awaitable[bytes]]
 # (campaign key, metric or None for the campaign's own, function) -> a results document
 CampaignQuery = Callable[[str, str | None, str | None], Awaitable[Any]]
+# (group_by, from, to) -> the report of ``GET /admin/spend``
+SpendQuery = Callable[[list[str], datetime | None, datetime | None], Awaitable[SpendReport]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +38,6 @@ class ConsoleContext:
     rows: Rows  # the gateway's own ClickHouse reads (not the read-only analyst session)
     submit_feedback: Callable[[FeedbackRequest, str], Awaitable[str]]  # (request, api key id)
     timeline: CampaignQuery | None = None
+    spend: SpendQuery | None = None
+    live: ConfigHolder | None = None  # the compiled snapshot requests are served from
+    breakers: BreakerBoard | None = None  # this process's provider breakers

@@ -17,7 +17,9 @@ from app.console.pages import (
     functions,
     inferences,
     keys,
+    providers,
     signin,
+    spend,
     sql,
     versions,
 )
@@ -57,6 +59,8 @@ def console_router() -> Router:
             *sql.HANDLERS,
             *versions.HANDLERS,
             *keys.HANDLERS,
+            *spend.HANDLERS,
+            *providers.HANDLERS,
             create_static_files_router(
                 path="/static", directories=[STATIC], include_in_schema=False
             ),

@@ -37,6 +37,17 @@ class CircuitBreaker:
             return "closed"
         return "half_open" if self._probing or self._cooling_left() <= 0 else "open"
 
+    @property
+    def failures(self) -> int:
+        """Consecutive failed attempts since the last success."""
+        return self._failures
+
+    def reopens_in(self) -> float | None:
+        """Seconds until an open breaker lets a probe through (0 once it may), None if closed."""
+        if self._opened_at is None:
+            return None
+        return max(0.0, self._cooling_left())
+
     def allow(self) -> bool:
         """May a request be sent now? In half-open state, True once: the caller is the probe."""
         if self._opened_at is None:
@@ -87,3 +98,8 @@ class BreakerBoard:
         if entry is None or entry[0] != config:
             entry = self._entries[name] = (config, CircuitBreaker(config.circuit_breaker))
         return entry[1]
+
+    def get(self, name: str) -> CircuitBreaker | None:
+        """``name``'s breaker if a request has been sent to it in this process, for status pages."""
+        entry = self._entries.get(name)
+        return entry[1] if entry else None

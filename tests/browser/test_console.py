@@ -42,6 +42,12 @@ def sql_rows(gateway: Gateway, key: str, query: str) -> list[list[Any]]:
         return rows
 
 
+def reloaded(page: Any) -> str:
+    """Reload and return the page's HTML (``reload()`` itself returns a truthy response)."""
+    page.reload()
+    return str(page.content())
+
+
 def wait_for(condition: Any, timeout: float = 20.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from tests.browser.conftest import PageWatch
-from tests.browser.test_console import admin, sign_in, wait_for
+from tests.browser.test_console import admin, reloaded, sign_in, wait_for
 from tests.support.gateway import Gateway
 
 FUNCTION = f"greeter-{uuid.uuid4().hex[:6]}"
@@ -114,9 +114,7 @@ def test_a_new_prompt_goes_from_a_cloned_variant_to_a_promoted_winner(
                 }
                 assert client.post("/v1/feedback", json=feedback).status_code == 200
     browser_page.goto(f"{console_gateway.url}/ui/inferences?function={FUNCTION}&variant=warm")
-    wait_for(
-        lambda: browser_page.reload() or f"{FUNCTION} / warm" in browser_page.content(), timeout=30
-    )
+    wait_for(lambda: f"{FUNCTION} / warm" in reloaded(browser_page), timeout=30)
 
     # The decision names the winner; promote it from the campaign page.
     def decided() -> bool:

@@ -8,9 +8,11 @@ so no part of a request is ever pasted into SQL.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 import msgspec
+
+from app.errors import InvalidRequest
 
 # group_by name → SQL expression. ``model`` is the configured model that served the request
 # (a function's: its variant's); rows from before migration 0012 have only what the client
@@ -75,6 +77,22 @@ def parse_group_by(raw: str | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def parse_instant(raw: str | None, param: str) -> datetime | None:
+    """An ISO date (midnight UTC) or date-time (UTC unless it says otherwise)."""
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(
+            f"'{param}' must be an ISO date or date-time, got {raw!r}", param=param
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def spend_sql(group_by: list[str], start: datetime | None, end: datetime | None) -> str:
     """The report's query; ``{start}``/``{end}`` are bound as parameters."""
     keys = [f"{GROUPS[name]} AS {name}" for name in group_by]
@@ -114,3 +132,17 @@ def total_of(rows: list[SpendRow]) -> SpendRow:
         completion_tokens=sum(r.completion_tokens for r in rows),
         cost_usd=sum(r.cost_usd for r in rows),
     )
+
+
+def spend_csv(report: SpendReport) -> bytes:
+    columns = [*report.group_by, *TOTALS]
+    lines = [",".join(columns)]
+    for row in report.rows:
+        values = msgspec.structs.asdict(row)
+        lines.append(",".join(_csv_cell(values[c]) for c in columns))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _csv_cell(value: object) -> str:
+    text = repr(value) if isinstance(value, float) else str(value)
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
