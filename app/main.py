@@ -24,6 +24,7 @@ from app.api.chat import (
     document_chat_endpoint,
     tir_chat_completions,
 )
+from app.api.datasets import DatasetsController
 from app.api.embeddings import EMBEDDINGS_BODY, create_embeddings
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.feedback import submit_feedback
@@ -41,6 +42,7 @@ from app.console.context import ConsoleContext
 from app.console.memo import ttl_memo
 from app.console.routes import console_router, install_console
 from app.console.session import ConsoleSessions
+from app.datasets.service import DatasetService
 from app.experiments.adaptive import AdaptiveCampaigns
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
@@ -58,6 +60,7 @@ from app.runtime.reload import LiveConfig
 from app.runtime.retention import RetentionPruner
 from app.runtime.sticky import StickySync
 from app.settings import Settings
+from app.store.clickhouse.datasets import DatasetStore
 from app.store.clickhouse.history import LoggedTurn, logged_turn
 from app.store.recorder import ClickHouseRecorder, open_recorder
 from app.store.response_cache import cache_store_from_settings
@@ -151,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 responses=ResponsesService(inference, turn_lookup(settings, recorder)),
                 embeddings=EmbeddingsService(config, metered, providers),
                 limits=settings.input_limits,
+                datasets=DatasetService(DatasetStore(recorder.reader), lambda: config.current),
                 tracing=tracing,
             )
             install(app.state, services)
@@ -204,6 +208,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             KeysController,
             admin_sql,
             admin_spend,
+            DatasetsController,
             health,
             ready,
             metrics,

@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from app.auth.service import AuthService
+from app.datasets.service import DatasetService
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
 from app.inference.embeddings import EmbeddingsService
@@ -47,6 +48,7 @@ class Services:
     responses: ResponsesService
     embeddings: EmbeddingsService
     limits: InputLimits  # settings.input_limits, built once
+    datasets: DatasetService
     tracing: Tracing | None = None  # None unless SWITCHYARD_OTLP_ENDPOINT is set
 
 
@@ -81,4 +83,5 @@ SERVICE_DEPENDENCIES: dict[str, Provide] = {
     "responses": _provide(lambda s: s.responses),
     "embeddings": _provide(lambda s: s.embeddings),
     "limits": _provide(lambda s: s.limits),
+    "datasets": _provide(lambda s: s.datasets),
 }

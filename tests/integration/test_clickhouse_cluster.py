@@ -175,13 +175,17 @@ def test_column_changes_reach_the_local_and_the_distributed_table(rendered: list
         "ALTER TABLE inferences",
         "ALTER TABLE inferences_local",
         "ALTER TABLE inferences",
+        "ALTER TABLE datapoints",  # replicated to every node: no local table
+        "ALTER TABLE datapoints",
     ]
     assert all("ADD COLUMN IF NOT EXISTS `cost` Nullable(Float64)" in s for s in alters[:4])
     assert all("ADD COLUMN IF NOT EXISTS `cached` Bool" in s for s in alters[4:6])
     assert all("ADD COLUMN IF NOT EXISTS `cost_saved` Nullable(Float64)" in s for s in alters[6:8])
     assert all(
-        "ADD COLUMN IF NOT EXISTS `served_model` LowCardinality(String)" in s for s in alters[8:]
+        "ADD COLUMN IF NOT EXISTS `served_model` LowCardinality(String)" in s for s in alters[8:10]
     )
+    assert "ADD COLUMN IF NOT EXISTS `variant` LowCardinality(String)" in alters[10]
+    assert "ADD COLUMN IF NOT EXISTS `system_prompt` String" in alters[11]
 
 
 def test_an_alter_the_distributed_table_cannot_take_goes_to_the_local_table_only(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 import msgspec
 from clickhouse_connect.driver.client import Client
@@ -20,6 +21,7 @@ from app.errors import GatewayTimeout, InvalidRequest, PermissionDenied, Unavail
 from app.records import Level, TargetInfo
 from app.store.clickhouse.client import connect, error_name
 
+T = TypeVar("T")
 SqlFormat = Literal["json", "csv", "tsv"]
 _CLICKHOUSE_FORMATS = {"json": "JSONCompact", "csv": "CSVWithNames", "tsv": "TabSeparatedWithNames"}
 MEDIA_TYPES = {
@@ -131,12 +133,25 @@ class Reader:
     def rows_sync(
         self, sql: str, parameters: dict[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
+        return self._with_client(
+            lambda client: [tuple(r) for r in client.query(sql, parameters=parameters).result_rows]
+        )
+
+    def insert_sync(self, table: str, columns: list[str], payload: bytes) -> None:
+        """Insert ``JSONEachRow`` rows at once, outside the writer's batches: for admin edits
+        (datasets) whose caller waits for them and retries on an error itself."""
+        self._with_client(
+            lambda client: client.raw_insert(
+                table, columns, insert_block=payload, fmt="JSONEachRow"
+            )
+        )
+
+    def _with_client(self, work: Callable[[Client], T]) -> T:
         with self._lock:
             try:
                 if self._client is None:
                     self._client = connect(self._url)
-                result = self._client.query(sql, parameters=parameters)
-                return [tuple(row) for row in result.result_rows]
+                return work(self._client)
             except OperationalError as exc:  # connection-level: the server is not there
                 self._drop_client()
                 raise Unavailable(
@@ -156,6 +171,9 @@ class Reader:
         self, sql: str, parameters: dict[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         return await asyncio.to_thread(self.rows_sync, sql, parameters)
+
+    async def insert(self, table: str, columns: list[str], payload: bytes) -> None:
+        await asyncio.to_thread(self.insert_sync, table, columns, payload)
 
     async def target(self, target_id: str, level: Level) -> TargetInfo | None:
         """The inference an inference/completion id (level ``inference``) belongs to, or the

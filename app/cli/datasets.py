@@ -1,0 +1,140 @@
+"""``switchyard dataset create|list|export``: datasets through a running gateway's
+``/admin/datasets`` (docs/evaluations.md), with the admin token."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.cli.analytics import GATEWAY_URL_HELP
+from app.settings import Settings
+
+
+def register(commands: Any) -> None:
+    dataset = commands.add_parser("dataset", help="datasets built from the inference log")
+    verbs = dataset.add_subparsers(title="dataset commands")
+
+    create = verbs.add_parser("create", help="build a dataset from logged inferences")
+    create.add_argument("name")
+    create.add_argument("--function", required=True)
+    create.add_argument("--description", default="")
+    create.add_argument("--variant")
+    create.add_argument("--campaign")
+    create.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    create.add_argument("--metric", help="keep inferences with feedback of this metric")
+    create.add_argument(
+        "--value", type=float, help="... whose latest value is this (1/0 for booleans)"
+    )
+    create.add_argument("--min", type=float)
+    create.add_argument("--max", type=float)
+    create.add_argument("--from", dest="start", help="ISO date or date-time, inclusive (UTC)")
+    create.add_argument("--to", dest="end", help="ISO date or date-time, exclusive (UTC)")
+    create.add_argument("--limit", type=int, help="the newest N (default 1000)")
+    create.set_defaults(run=run_create)
+
+    listing = verbs.add_parser("list", help="datasets and their sizes")
+    listing.set_defaults(run=run_list)
+
+    export = verbs.add_parser("export", help="write a dataset as JSON Lines")
+    export.add_argument("name")
+    export.add_argument("--format", choices=["jsonl", "openai-sft"], default="jsonl")
+    export.add_argument("--variant", help="openai-sft: render this variant's system prompt")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.set_defaults(run=run_export)
+
+    for parser in (create, listing, export):
+        parser.add_argument("--url", help=GATEWAY_URL_HELP)
+        parser.add_argument("--token", help="admin key or token (default SWITCHYARD_ADMIN_TOKEN)")
+
+
+def run_create(args: argparse.Namespace) -> int:
+    labels = {}
+    for pair in args.label:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            print(
+                f"switchyard dataset create: --label wants KEY=VALUE, got {pair!r}", file=sys.stderr
+            )
+            return 2
+        labels[key] = value
+    picked = {
+        "variant": args.variant,
+        "campaign": args.campaign,
+        "metric": args.metric,
+        "value": args.value,
+        "min": args.min,
+        "max": args.max,
+        "from": args.start,
+        "to": args.end,
+        "limit": args.limit,
+    }
+    body = {
+        "name": args.name,
+        "function": args.function,
+        "description": args.description,
+        "filter": {"labels": labels, **{k: v for k, v in picked.items() if v is not None}},
+    }
+    response = _call(args, "create", "POST", "/admin/datasets", json=body)
+    if response is None:
+        return 1
+    info = response.json()
+    print(f"dataset {info['name']}: {info['datapoints']} datapoints of {info['function']}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    response = _call(args, "list", "GET", "/admin/datasets")
+    if response is None:
+        return 1
+    rows = [
+        [d["name"], d["function"], str(d["datapoints"]), d["created_at"][:19], d["description"]]
+        for d in response.json()["datasets"]
+    ]
+    header = ["name", "function", "datapoints", "created", "description"]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    for row in [header, *rows]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    params = {"format": args.format, **({"variant": args.variant} if args.variant else {})}
+    response = _call(args, "export", "GET", f"/admin/datasets/{args.name}/export", params=params)
+    if response is None:
+        return 1
+    if args.output:
+        Path(args.output).write_bytes(response.content)
+        lines = response.content.count(b"\n")
+        print(f"wrote {lines} lines to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(response.content)
+    skipped = response.headers.get("x-switchyard-skipped")
+    if skipped and skipped != "0":
+        print(f"{skipped} datapoints had no answer to learn and were left out", file=sys.stderr)
+    return 0
+
+
+def _call(args: argparse.Namespace, verb: str, method: str, path: str, **kwargs: Any) -> Any:
+    """The gateway's answer when it is a success; otherwise print why and return None."""
+    import httpx
+
+    settings = Settings.from_env()
+    base = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    token = args.token or settings.admin_token
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.request(method, base + path, headers=headers, timeout=600, **kwargs)
+    except httpx.HTTPError as exc:
+        print(f"switchyard dataset {verb}: cannot reach {base}: {exc}", file=sys.stderr)
+        return None
+    if response.status_code >= 400:
+        message = response.json()["error"]["message"]
+        print(f"switchyard dataset {verb}: {response.status_code}: {message}", file=sys.stderr)
+        return None
+    return response

@@ -1,0 +1,1 @@
+"""Datasets built from the inference log, and their exports (docs/evaluations.md)."""
