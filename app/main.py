@@ -27,6 +27,7 @@ from app.api.chat import (
 from app.api.datasets import DatasetsController
 from app.api.embeddings import EMBEDDINGS_BODY, create_embeddings
 from app.api.errors import EXCEPTION_HANDLERS
+from app.api.evaluations import EvaluationsController
 from app.api.feedback import submit_feedback
 from app.api.health import health, ready
 from app.api.metrics import count_requests, metrics
@@ -43,6 +44,7 @@ from app.console.memo import ttl_memo
 from app.console.routes import console_router, install_console
 from app.console.session import ConsoleSessions
 from app.datasets.service import DatasetService
+from app.evaluations.service import EvaluationService
 from app.experiments.adaptive import AdaptiveCampaigns
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
@@ -61,6 +63,7 @@ from app.runtime.retention import RetentionPruner
 from app.runtime.sticky import StickySync
 from app.settings import Settings
 from app.store.clickhouse.datasets import DatasetStore
+from app.store.clickhouse.evaluations import EvaluationStore
 from app.store.clickhouse.history import LoggedTurn, logged_turn
 from app.store.recorder import ClickHouseRecorder, open_recorder
 from app.store.response_cache import cache_store_from_settings
@@ -141,6 +144,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             providers = Providers(pool)
             cache = ResponseCache(cache_store_from_settings(settings), settings.cache_ttl_s)
             inference = InferenceService(config, metered, providers, cache)
+            datasets = DatasetService(DatasetStore(recorder.reader), lambda: config.current)
+            evaluations = EvaluationService(
+                EvaluationStore(recorder.reader),
+                datasets,
+                inference,
+                lambda: config.current,
+                stale_s=settings.eval_stale_s,
+            )
             services = Services(
                 settings=settings,
                 auth=auth,
@@ -154,7 +165,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 responses=ResponsesService(inference, turn_lookup(settings, recorder)),
                 embeddings=EmbeddingsService(config, metered, providers),
                 limits=settings.input_limits,
-                datasets=DatasetService(DatasetStore(recorder.reader), lambda: config.current),
+                datasets=datasets,
+                evaluations=evaluations,
                 tracing=tracing,
             )
             install(app.state, services)
@@ -183,6 +195,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             try:
                 yield
             finally:
+                await evaluations.close()
                 await retention.stop()
                 await adaptive.stop()
                 await sticky.stop()
@@ -209,6 +222,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             admin_sql,
             admin_spend,
             DatasetsController,
+            EvaluationsController,
             health,
             ready,
             metrics,

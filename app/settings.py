@@ -67,6 +67,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     otlp_service_name: str = "switchyard"
     otlp_queue_spans: int = 4096
     otlp_sample_ratio: float = 1.0  # of new traces; a client's sampled flag is followed
+    # Evaluation runs (docs/evaluations.md): a run still "running" whose heartbeat (refreshed
+    # every second by the process running it) is older than this was cut off: interrupted.
+    eval_stale_s: float = 15.0
     admin_sql_timeout_s: float = 30.0
     admin_sql_max_rows: int = 100_000
     # Input limits (docs/security.md, "Input limits"): the defaults are ceilings, settings may lower.

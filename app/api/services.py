@@ -17,6 +17,7 @@ from litestar.di import Provide
 
 from app.auth.service import AuthService
 from app.datasets.service import DatasetService
+from app.evaluations.service import EvaluationService
 from app.experiments.results import CampaignResultsService
 from app.feedback.service import FeedbackService
 from app.inference.embeddings import EmbeddingsService
@@ -49,6 +50,7 @@ class Services:
     embeddings: EmbeddingsService
     limits: InputLimits  # settings.input_limits, built once
     datasets: DatasetService
+    evaluations: EvaluationService
     tracing: Tracing | None = None  # None unless SWITCHYARD_OTLP_ENDPOINT is set
 
 
@@ -84,4 +86,5 @@ SERVICE_DEPENDENCIES: dict[str, Provide] = {
     "embeddings": _provide(lambda s: s.embeddings),
     "limits": _provide(lambda s: s.limits),
     "datasets": _provide(lambda s: s.datasets),
+    "evaluations": _provide(lambda s: s.evaluations),
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import analytics, configs, datasets, keys, serve
+from app.cli import analytics, configs, datasets, evaluations, keys, serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +21,6 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchyard", description="Switchyard LLM gateway")
     commands = parser.add_subparsers(title="commands")
-    for group in (serve, configs, keys, analytics, datasets):
+    for group in (serve, configs, keys, analytics, datasets, evaluations):
         group.register(commands)
     return parser

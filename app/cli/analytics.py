@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
+from app.cli.remote import GATEWAY_URL_HELP, gateway_request
 from app.settings import Settings
-
-GATEWAY_URL_HELP = "a running gateway (default http://SWITCHYARD_HOST:SWITCHYARD_PORT)"
 
 
 def register(commands: Any) -> None:
@@ -79,8 +77,13 @@ def run_campaign_results(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     token = args.token or os.environ.get("SWITCHYARD_API_KEY") or settings.admin_token
     params = {k: v for k, v in (("metric", args.metric), ("function", args.function)) if v}
-    response = gateway_get(
-        "campaign results", args.url, f"/v1/campaigns/{args.key}/results", params, token
+    response = gateway_request(
+        "campaign results",
+        args.url,
+        token,
+        "GET",
+        f"/v1/campaigns/{args.key}/results",
+        params=params,
     )
     if response is None:
         return 1
@@ -89,28 +92,6 @@ def run_campaign_results(args: argparse.Namespace) -> int:
     else:
         print(format_results(msgspec.json.decode(response.content, type=CampaignResults)), end="")
     return 0
-
-
-def gateway_get(
-    command: str, url: str | None, path: str, params: dict[str, Any], token: str | None
-) -> Any:
-    """GET ``path`` from a running gateway; on failure print why (as ``switchyard COMMAND``)
-    and return None. The answer is an ``httpx.Response`` with status 200."""
-    import httpx
-
-    settings = Settings.from_env()
-    base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.get(f"{base}{path}", params=params, timeout=60, headers=headers)
-    except httpx.HTTPError as exc:
-        print(f"switchyard {command}: cannot reach {base}: {exc}", file=sys.stderr)
-        return None
-    if response.status_code != 200:
-        message = response.json()["error"]["message"]
-        print(f"switchyard {command}: {response.status_code}: {message}", file=sys.stderr)
-        return None
-    return response
 
 
 def run_spend(args: argparse.Namespace) -> int:
@@ -124,7 +105,7 @@ def run_spend(args: argparse.Namespace) -> int:
         **{k: v for k, v in (("from", args.start), ("to", args.end)) if v},
     }
     token = args.token or Settings.from_env().admin_token
-    response = gateway_get("spend", args.url, "/admin/spend", params, token)
+    response = gateway_request("spend", args.url, token, "GET", "/admin/spend", params=params)
     if response is None:
         return 1
     if args.format != "table":

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli.analytics import GATEWAY_URL_HELP
-from app.settings import Settings
+from app.cli.remote import GATEWAY_URL_HELP, TOKEN_HELP, gateway_request, print_table
 
 
 def register(commands: Any) -> None:
@@ -46,7 +45,7 @@ def register(commands: Any) -> None:
 
     for parser in (create, listing, export):
         parser.add_argument("--url", help=GATEWAY_URL_HELP)
-        parser.add_argument("--token", help="admin key or token (default SWITCHYARD_ADMIN_TOKEN)")
+        parser.add_argument("--token", help=TOKEN_HELP)
 
 
 def run_create(args: argparse.Namespace) -> int:
@@ -92,14 +91,7 @@ def run_list(args: argparse.Namespace) -> int:
         [d["name"], d["function"], str(d["datapoints"]), d["created_at"][:19], d["description"]]
         for d in response.json()["datasets"]
     ]
-    header = ["name", "function", "datapoints", "created", "description"]
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
-    ]
-    for row in [header, *rows]:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    print_table(["name", "function", "datapoints", "created", "description"], rows)
     return 0
 
 
@@ -121,20 +113,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace, verb: str, method: str, path: str, **kwargs: Any) -> Any:
-    """The gateway's answer when it is a success; otherwise print why and return None."""
-    import httpx
-
-    settings = Settings.from_env()
-    base = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    token = args.token or settings.admin_token
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.request(method, base + path, headers=headers, timeout=600, **kwargs)
-    except httpx.HTTPError as exc:
-        print(f"switchyard dataset {verb}: cannot reach {base}: {exc}", file=sys.stderr)
-        return None
-    if response.status_code >= 400:
-        message = response.json()["error"]["message"]
-        print(f"switchyard dataset {verb}: {response.status_code}: {message}", file=sys.stderr)
-        return None
-    return response
+    return gateway_request(
+        f"dataset {verb}", args.url, args.token, method, path, timeout=600, **kwargs
+    )

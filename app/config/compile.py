@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from app.config.evaluations import CompiledEvaluation
 from app.config.functions import (
     REQUEST_PARAMS,
     CampaignState,
@@ -83,6 +85,7 @@ class Snapshot:
     # The process's live adaptive-campaign state (allocations, first assignments); it outlives
     # config versions, so every snapshot the live config builds points at the same one.
     campaign_state: CampaignState | None = None
+    evaluations: dict[str, CompiledEvaluation] = field(default_factory=dict)  # by global name
 
     def model_routes(self, name: str) -> tuple[Route, ...] | None:
         return resolve_model_reference(name, self.models, self.providers)
@@ -213,6 +216,16 @@ class _Builder(FunctionChecks):
                         "campaign id is used twice",
                     )
                 campaigns_by_id[campaign.id] = campaign
+        evaluations: dict[str, CompiledEvaluation] = {}
+        for function in functions.values():
+            for evaluation in function.evaluations.values():
+                if evaluation.name in evaluations:
+                    self.problem(
+                        f"functions.{function.name}.evaluations.{evaluation.name}",
+                        f"evaluation '{evaluation.name}' is also declared by function "
+                        f"'{evaluations[evaluation.name].function}' (names are global)",
+                    )
+                evaluations[evaluation.name] = evaluation
         if self.problems:
             return None
         gateway = GatewayConfig(
@@ -222,7 +235,15 @@ class _Builder(FunctionChecks):
             functions=function_configs,
         )
         return Snapshot(
-            version, gateway, self.document, providers, models, functions, metrics, campaigns_by_id
+            version,
+            gateway,
+            self.document,
+            providers,
+            models,
+            functions,
+            metrics,
+            campaigns_by_id,
+            evaluations=evaluations,
         )
 
     def check_provider(self, name: str, config: ProviderConfig) -> bool:
@@ -360,6 +381,33 @@ class _Builder(FunctionChecks):
                 f"{key}.campaigns",
                 f"more than one active campaign ({', '.join(c.key for c in active)})",
             )
+        evaluations = {
+            evaluation: self.compile_evaluation(
+                name, evaluation, econfig, partial(self.judge_model_problem, models, providers)
+            )
+            for evaluation, econfig in config.evaluations.items()
+        }
         return CompiledFunction(
-            name, config, variants, table, schema, campaigns, active[0] if active else None, tools
+            name,
+            config,
+            variants,
+            table,
+            schema,
+            campaigns,
+            active[0] if active else None,
+            tools,
+            evaluations,
         )
+
+    def judge_model_problem(
+        self,
+        models: dict[str, tuple[Route, ...]],
+        providers: dict[str, ProviderConfig],
+        reference: str,
+    ) -> str | None:
+        """Why ``reference`` cannot be a judge (None when it can): like a variant's model."""
+        if resolve_model_reference(reference, models, providers) is None:
+            return f"unknown model '{reference}' (not a model, nor model@provider)"
+        if self.is_embedding_model(reference):
+            return f"'{reference}' is an embedding model; a judge needs a chat model"
+        return None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import jsonschema_rs
 import msgspec
 
-from app.config.problems import ProblemLog
+from app.config.evaluations import CompiledEvaluation, EvaluationChecks
 from app.config.schema import (
     ENTRY_NAME,
     CampaignConfig,
@@ -135,9 +135,10 @@ class CompiledFunction:
     tools: dict[str, Tool] = field(
         default_factory=dict
     )  # every server-side tool, by name (= toggle id)
+    evaluations: dict[str, CompiledEvaluation] = field(default_factory=dict)
 
 
-class FunctionChecks(ProblemLog):
+class FunctionChecks(EvaluationChecks):
     """Checks of a function's parts, each logging its problems with the file it came from."""
 
     def function_config(self, name: str, raw: Any) -> FunctionConfig | None:
@@ -152,6 +153,9 @@ class FunctionChecks(ProblemLog):
         raw = dict(raw)
         variants_raw = raw.pop("variants", None)
         campaigns_raw = raw.pop("campaigns", {}) or {}
+        evaluations = self.evaluation_configs(
+            raw.pop("evaluations", {}) or {}, f"{key}.evaluations"
+        )
         if not isinstance(variants_raw, dict) or not variants_raw:
             self.problem(f"{key}.variants", "a function needs at least one variant")
             variants_raw = {}
@@ -162,9 +166,12 @@ class FunctionChecks(ProblemLog):
             base is None
             or len(variants) != len(variants_raw)
             or len(campaigns) != len(campaigns_raw)
+            or evaluations is None
         ):
             return None
-        return msgspec.structs.replace(base, variants=variants, campaigns=campaigns)
+        return msgspec.structs.replace(
+            base, variants=variants, campaigns=campaigns, evaluations=evaluations
+        )
 
     def typed_params(self, params: dict[str, Any], key: str) -> dict[str, Any]:
         """Request parameters from config, validated and typed exactly as a request's would be."""

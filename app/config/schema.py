@@ -206,6 +206,63 @@ class ToolConfig(_Config, frozen=True):
     strict: bool | None = None
 
 
+class ExactMatchEvaluator(_Config, tag="exact_match", tag_field="type", frozen=True):
+    """1 when the output equals the datapoint's reference (ends' whitespace ignored), else 0;
+    no score for a datapoint without a reference."""
+
+    case_sensitive: bool = True
+
+
+class ContainsEvaluator(_Config, tag="contains", tag_field="type", frozen=True):
+    """1 when the output contains ``value`` (the reference when no value is given), else 0."""
+
+    value: str | None = None
+    case_sensitive: bool = True
+
+
+class RegexEvaluator(_Config, tag="regex", tag_field="type", frozen=True):
+    """1 when ``pattern`` (Python syntax) matches anywhere in the output, else 0."""
+
+    pattern: Annotated[str, Meta(min_length=1)]
+
+
+class JsonSchemaEvaluator(_Config, tag="json_schema", tag_field="type", frozen=True):
+    """1 when the output is JSON valid against ``schema``, else 0."""
+
+    schema: dict[str, Any]
+
+
+class LlmJudgeEvaluator(_Config, tag="llm_judge", tag_field="type", frozen=True):
+    """A configured model grades the output. ``template`` (MiniJinja) renders the judge's
+    prompt from ``input`` (the messages), ``output``, ``reference`` and ``system_prompt_args``;
+    the judge answers a boolean (true/false, yes/no) or a number from ``min`` to ``max``."""
+
+    model: str
+    template: Annotated[str, Meta(min_length=1)]
+    output: Literal["boolean", "float"] = "boolean"
+    min: float = 0.0
+    max: float = 1.0
+    system: str = ""  # the judge's system prompt, if any
+    temperature: Annotated[float, Meta(ge=0, le=2)] = 0.0
+
+
+EvaluatorConfig = (
+    ExactMatchEvaluator
+    | ContainsEvaluator
+    | RegexEvaluator
+    | JsonSchemaEvaluator
+    | LlmJudgeEvaluator
+)
+
+
+class EvaluationConfig(_Config, frozen=True):
+    """An offline evaluation of the function's variants on a dataset (docs/evaluations.md)."""
+
+    dataset: Annotated[str, Meta(min_length=1)]
+    evaluators: dict[str, EvaluatorConfig]  # at least one (checked with its key)
+    description: str = ""
+
+
 class FunctionConfig(_Config, frozen=True):
     variants: dict[str, VariantConfig]
     description: str = ""
@@ -217,6 +274,8 @@ class FunctionConfig(_Config, frozen=True):
     budget_usd: Positive | None = None
     budget_period: Literal["day", "month", "total"] = "month"
     cache: CacheConfig | None = None  # wins over the variant's model's; a request's wins over both
+    # Offline evaluations (docs/evaluations.md); names are unique across functions.
+    evaluations: dict[str, EvaluationConfig] = msgspec.field(default_factory=dict)
 
 
 class GatewayConfig(_Config, frozen=True):

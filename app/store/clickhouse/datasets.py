@@ -20,6 +20,7 @@ import msgspec
 
 from app.store.clickhouse.query import Reader
 from app.wire.datasets import DatasetFilter
+from app.wire.evaluations import EVALUATION_LABEL
 
 DATASET_COLUMNS = [
     "name",
@@ -74,6 +75,7 @@ def selection_sql(
         "i.function = {function:String}",
         "i.status = 'ok'",
         "i.input_messages != ''",
+        f"NOT mapContains(i.labels, '{EVALUATION_LABEL}')",  # evaluation calls are not traffic
     ]
     params: dict[str, Any] = {"function": function, "limit": picked.limit}
     if picked.variant is not None:
