@@ -11,7 +11,8 @@ SciPy; the tests check it against SciPy to 1e-6.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import msgspec
 
@@ -39,7 +40,7 @@ def summarize(values: Sequence[float]) -> Summary:
     return Summary(n=n, mean=mean, ci=_interval(values, mean))
 
 
-def paired(first: dict[str, float], second: dict[str, float]) -> Paired:
+def paired(first: Mapping[Any, float], second: Mapping[Any, float]) -> Paired:
     """``second - first`` over the keys both have."""
     shared = sorted(first.keys() & second.keys())
     differences = [second[k] - first[k] for k in shared]
