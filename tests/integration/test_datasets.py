@@ -367,3 +367,18 @@ def test_other_refusals(gw: Gateway, traffic: list[dict[str, Any]]) -> None:
     assert page.status_code == 400 and page.json()["error"]["param"] == "limit"
     # Admin only, even with auth otherwise off: datasets are copies of logged prompts.
     assert httpx.get(gw.url + "/admin/datasets").status_code in (401, 403)
+
+
+def test_the_demo_evaluation_runs_on_a_dataset_of_the_demo_traffic(
+    gw: Gateway, traffic: list[dict[str, Any]]
+) -> None:
+    """README's loop on the demo config: log -> dataset -> `switchyard eval run`."""
+    assert create(gw, {"name": "support-sample", "function": "support-bot"}).status_code == 201
+    command = [sys.executable, "-m", "app.cli", "eval", "run", "support-check"]
+    command += ["--variant", "friendly", "--variant", "concise", "--concurrency", "16"]
+    command += ["--url", gw.url, "--token", ADMIN_TOKEN]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "support-check on support-sample: completed" in done.stdout
+    assert "concise - friendly, paired:" in done.stdout
+    assert "short" in done.stdout and "matches-demonstration" in done.stdout
