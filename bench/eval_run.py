@@ -2,8 +2,8 @@
 (docs/performance.md, "Evaluation runs"): seeds 1,000 logged inferences, builds a dataset from
 them, runs one variant at concurrency 32 and reports the wall time from start to completed.
 
-Run against a gateway started on a config with the ``bench`` evaluation (see the docstring of
-``main``): ``.venv/bin/python bench/eval_run.py --url http://127.0.0.1:8080 --token T``.
+Run against a gateway serving a function ``f`` (variant ``a``) whose ``bench`` evaluation reads
+dataset ``bench-set`` (docs/performance.md gives the config): ``.venv/bin/python bench/eval_run.py --url http://127.0.0.1:8080 --token T``.
 """
 
 from __future__ import annotations
@@ -50,11 +50,10 @@ async def main() -> None:
             json={"variants": ["a"], "concurrency": args.concurrency},
         )
         run.raise_for_status()
-        run_id = run.json()["id"]
-        while (report := (await client.get(f"/admin/evaluations/runs/{run_id}")).json())[
-            "status"
-        ] == "running":
+        report = run.json()
+        while report["status"] == "running":
             await asyncio.sleep(0.1)
+            report = (await client.get(f"/admin/evaluations/runs/{report['id']}")).json()
         elapsed = time.perf_counter() - started
         print(f"{report['status']}: {report['done']} datapoints, {report['errored']} errored")
         print(f"{elapsed:.2f} s, {report['done'] / elapsed:.0f} datapoints/s")
