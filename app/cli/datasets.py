@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli.remote import GATEWAY_URL_HELP, TOKEN_HELP, gateway_request, print_table
+from app.cli.remote import GATEWAY_URL_HELP, TOKEN_HELP, call, print_table
 
 
 def register(commands: Any) -> None:
@@ -75,7 +75,7 @@ def run_create(args: argparse.Namespace) -> int:
         "description": args.description,
         "filter": {"labels": labels, **{k: v for k, v in picked.items() if v is not None}},
     }
-    response = _call(args, "create", "POST", "/admin/datasets", json=body)
+    response = call("dataset create", args, "POST", "/admin/datasets", timeout=600, json=body)
     if response is None:
         return 1
     info = response.json()
@@ -84,7 +84,7 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    response = _call(args, "list", "GET", "/admin/datasets")
+    response = call("dataset list", args, "GET", "/admin/datasets")
     if response is None:
         return 1
     rows = [
@@ -97,7 +97,14 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     params = {"format": args.format, **({"variant": args.variant} if args.variant else {})}
-    response = _call(args, "export", "GET", f"/admin/datasets/{args.name}/export", params=params)
+    response = call(
+        "dataset export",
+        args,
+        "GET",
+        f"/admin/datasets/{args.name}/export",
+        timeout=600,
+        params=params,
+    )
     if response is None:
         return 1
     if args.output:
@@ -110,9 +117,3 @@ def run_export(args: argparse.Namespace) -> int:
     if skipped and skipped != "0":
         print(f"{skipped} datapoints had no answer to learn and were left out", file=sys.stderr)
     return 0
-
-
-def _call(args: argparse.Namespace, verb: str, method: str, path: str, **kwargs: Any) -> Any:
-    return gateway_request(
-        f"dataset {verb}", args.url, args.token, method, path, timeout=600, **kwargs
-    )

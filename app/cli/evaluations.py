@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any
 
-from app.cli.remote import GATEWAY_URL_HELP, TOKEN_HELP, gateway_request, print_table
+from app.cli.remote import GATEWAY_URL_HELP, TOKEN_HELP, call, print_table
 
 POLL_S = 0.5
 BAR = 30
@@ -41,7 +41,7 @@ def run_eval(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"variants": args.variant, "concurrency": args.concurrency}
     if args.limit:
         body["limit"] = args.limit
-    started = _call(args, "run", "POST", f"/admin/evaluations/{args.name}/runs", json=body)
+    started = call("eval run", args, "POST", f"/admin/evaluations/{args.name}/runs", json=body)
     if started is None:
         return 1
     report = started.json()
@@ -52,7 +52,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    response = _call(args, "show", "GET", f"/admin/evaluations/runs/{args.run_id}")
+    response = call("eval show", args, "GET", f"/admin/evaluations/runs/{args.run_id}")
     if response is None:
         return 1
     report = response.json()
@@ -61,7 +61,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    resumed = _call(args, "resume", "POST", f"/admin/evaluations/runs/{args.run_id}/resume")
+    resumed = call("eval resume", args, "POST", f"/admin/evaluations/runs/{args.run_id}/resume")
     if resumed is None:
         return 1
     return _follow(args, "resume", resumed.json())
@@ -72,7 +72,7 @@ def _follow(args: argparse.Namespace, verb: str, report: dict[str, Any]) -> int:
     while report["status"] == "running":
         _draw(report)
         time.sleep(POLL_S)
-        response = _call(args, verb, "GET", f"/admin/evaluations/runs/{report['id']}")
+        response = call(f"eval {verb}", args, "GET", f"/admin/evaluations/runs/{report['id']}")
         if response is None:
             return 1
         report = response.json()
@@ -141,7 +141,3 @@ def _number(value: float | None, digits: int = 4) -> str:
 
 def _interval(bounds: list[float] | None) -> str:
     return "-" if not bounds else f"[{bounds[0]:.4f}, {bounds[1]:.4f}]"
-
-
-def _call(args: argparse.Namespace, verb: str, method: str, path: str, **kwargs: Any) -> Any:
-    return gateway_request(f"eval {verb}", args.url, args.token, method, path, **kwargs)

@@ -46,6 +46,11 @@ def gateway_request(
     return response
 
 
+def call(command: str, args: Any, method: str, path: str, **kwargs: Any) -> Any:
+    """:func:`gateway_request` with the ``--url`` and ``--token`` of parsed ``args``."""
+    return gateway_request(command, args.url, args.token, method, path, **kwargs)
+
+
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)

@@ -46,19 +46,12 @@ def build_report(
             },
         )
     return RunReport(
-        id=row["id"],
-        evaluation=row["evaluation"],
-        function=row["function"],
-        dataset=row["dataset"],
-        variants=row["variants"],
-        status=status,
-        total=row["total"],
+        **_identity(row, status),
         done=done,
         errored=errored,
         concurrency=row["concurrency"],
         limit=row["max_datapoints"] or None,
         started_by=row["started_by"],
-        created_at=iso(row["created_at"]),
         updated_at=iso(row["updated_at"]),
         error=row["error"],
         results=results,
@@ -68,16 +61,17 @@ def build_report(
 
 
 def run_info(row: dict[str, Any], status: str) -> RunInfo:
-    return RunInfo(
-        id=row["id"],
-        evaluation=row["evaluation"],
-        function=row["function"],
-        dataset=row["dataset"],
-        variants=row["variants"],
-        status=status,
-        total=row["total"],
-        created_at=iso(row["created_at"]),
-    )
+    return RunInfo(**_identity(row, status))
+
+
+def _identity(row: dict[str, Any], status: str) -> dict[str, Any]:
+    """The fields a run's listing and its full report share."""
+    names = ("id", "evaluation", "function", "dataset", "variants", "total")
+    return {
+        **{name: row[name] for name in names},
+        "status": status,
+        "created_at": iso(row["created_at"]),
+    }
 
 
 def iso(seconds: float) -> str:

@@ -145,10 +145,9 @@ class EvaluationService:
         return await self.report(str(row["id"]))
 
     async def resume(self, run_id: str) -> RunReport:
-        stored = await self._store.run(run_id)
-        if stored is None:
+        row = await self._store.run(run_id)
+        if row is None:
             raise NotFound(f"no evaluation run '{run_id}'", param="id")
-        row = _row(stored)
         status = self._status(row)
         if status not in ("interrupted", "failed"):
             raise Conflict(
@@ -172,10 +171,9 @@ class EvaluationService:
 
     async def report(self, run_id: str) -> RunReport:
         active = self._active.get(run_id)
-        stored = await self._store.run(run_id)
-        if stored is None and active is None:
+        row = dict(active.row) if active is not None else await self._store.run(run_id)
+        if row is None:
             raise NotFound(f"no evaluation run '{run_id}'", param="id")
-        row = dict(active.row) if active is not None else _row(stored)  # type: ignore[arg-type]
         status = self._status(row)  # before the reads below: they are at least this fresh
         counts = await self._store.result_counts(run_id)
         scores = await self._store.scores(run_id)
@@ -186,7 +184,7 @@ class EvaluationService:
         return build_report(row, status, counts, scores, errors, progress, names)
 
     async def runs(self, evaluation: str | None, limit: int = 100) -> list[RunInfo]:
-        rows = [_row(stored) for stored in await self._store.runs(evaluation, limit)]
+        rows = await self._store.runs(evaluation, limit)
         return [run_info(row, self._status(row)) for row in rows]
 
     async def close(self) -> None:
@@ -423,40 +421,3 @@ def _tool_name(tool: Any) -> str | None:
 
 def _now() -> float:
     return round(time.time(), 3)
-
-
-def _row(stored: tuple[Any, ...]) -> dict[str, Any]:
-    (
-        run_id,
-        evaluation,
-        function,
-        dataset,
-        variants,
-        concurrency,
-        max_datapoints,
-        total,
-        status,
-        error,
-        config_version,
-        started_by,
-        created_ms,
-        heartbeat_ms,
-        updated_ms,
-    ) = stored
-    return {
-        "id": run_id,
-        "evaluation": evaluation,
-        "function": function,
-        "dataset": dataset,
-        "variants": list(variants),
-        "concurrency": int(concurrency),
-        "max_datapoints": int(max_datapoints),
-        "total": int(total),
-        "status": status,
-        "error": error,
-        "config_version": int(config_version),
-        "started_by": started_by,
-        "created_at": created_ms / 1000,
-        "heartbeat_at": heartbeat_ms / 1000,
-        "updated_at": updated_ms / 1000,
-    }

@@ -78,21 +78,19 @@ def selection_sql(
         f"NOT mapContains(i.labels, '{EVALUATION_LABEL}')",  # evaluation calls are not traffic
     ]
     params: dict[str, Any] = {"function": function, "limit": picked.limit}
-    if picked.variant is not None:
-        where.append("i.variant = {variant:String}")
-        params["variant"] = picked.variant
-    if picked.campaign is not None:
-        where.append("i.campaign = {campaign:String}")
-        params["campaign"] = picked.campaign
+    optional = [
+        ("i.variant = {variant:String}", "variant", picked.variant),
+        ("i.campaign = {campaign:String}", "campaign", picked.campaign),
+        ("i.created_at >= {start:DateTime64(3, 'UTC')}", "start", window.start),
+        ("i.created_at < {end:DateTime64(3, 'UTC')}", "end", window.end),
+    ]
+    for clause, name, value in optional:
+        if value is not None:
+            where.append(clause)
+            params[name] = value
     for index, (key, value) in enumerate(sorted(picked.labels.items())):
         where.append(f"i.labels[{{label_key_{index}:String}}] = {{label_value_{index}:String}}")
         params[f"label_key_{index}"], params[f"label_value_{index}"] = key, value
-    if window.start is not None:
-        where.append("i.created_at >= {start:DateTime64(3, 'UTC')}")
-        params["start"] = window.start
-    if window.end is not None:
-        where.append("i.created_at < {end:DateTime64(3, 'UTC')}")
-        params["end"] = window.end
     if picked.metric is not None:
         where.append(f"i.id IN ({_metric_sql(picked, params)})")
     sql = f"""

@@ -61,6 +61,15 @@ _RUN_SELECT = (
 _encoder = msgspec.json.Encoder()
 
 
+def _run_row(stored: tuple[Any, ...]) -> dict[str, Any]:
+    """A stored run in the shape :meth:`EvaluationStore.write_run` takes (times in seconds)."""
+    row = dict(zip(RUN_COLUMNS, stored, strict=True))
+    row["variants"] = list(row["variants"])
+    for name in ("created_at", "heartbeat_at", "updated_at"):
+        row[name] = row[name] / 1000
+    return row
+
+
 def _payload(rows: list[dict[str, Any]]) -> bytes:
     return b"".join(_encoder.encode(row) + b"\n" for row in rows)
 
@@ -82,18 +91,19 @@ class EvaluationStore:
         if results:
             await self._reader.insert("evaluation_results", RESULT_COLUMNS, _payload(results))
 
-    async def run(self, run_id: str) -> tuple[Any, ...] | None:
+    async def run(self, run_id: str) -> dict[str, Any] | None:
         rows = await self._reader.rows(
             f"{_RUN_SELECT} WHERE id = toUUIDOrZero({{id:String}})", {"id": run_id}
         )
-        return rows[0] if rows else None
+        return _run_row(rows[0]) if rows else None
 
-    async def runs(self, evaluation: str | None, limit: int) -> list[tuple[Any, ...]]:
+    async def runs(self, evaluation: str | None, limit: int) -> list[dict[str, Any]]:
         where = "WHERE evaluation = {evaluation:String}" if evaluation else ""
-        return await self._reader.rows(
+        rows = await self._reader.rows(
             f"{_RUN_SELECT} {where} ORDER BY created_at DESC LIMIT {{limit:UInt32}}",
             {"evaluation": evaluation or "", "limit": limit},
         )
+        return [_run_row(row) for row in rows]
 
     async def done_pairs(self, run_id: str) -> set[tuple[str, str]]:
         """The (variant, datapoint id) pairs the run has a result for."""
