@@ -93,6 +93,8 @@ def console_context(
         spend=recorder.spend,
         live=services.inference.config,
         breakers=services.inference.providers.breakers,
+        datasets=services.datasets,
+        evaluations=services.evaluations,
     )
 
 

@@ -14,9 +14,7 @@ from litestar.params import Parameter
 
 from app.api.bodies import body_of
 from app.api.security import requires_named_admin
-from app.datasets.export import FORMATS, jsonl, openai_sft
 from app.datasets.service import DatasetService
-from app.errors import InvalidRequest
 from app.wire.datasets import DatapointWrite, DatasetCreate
 from app.wire.response import encoder
 
@@ -81,15 +79,8 @@ class DatasetsController(Controller):
         fmt: Annotated[str, Parameter(query="format")] = "jsonl",
         variant: Annotated[str | None, Parameter(query="variant")] = None,
     ) -> Response[bytes]:
-        if fmt not in FORMATS:
-            raise InvalidRequest(
-                f"'format' must be one of {', '.join(FORMATS)}, got {fmt!r}", param="format"
-            )
-        info, points = await datasets.all_datapoints(name)
-        headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}.jsonl"'}
-        if fmt == "jsonl":
-            return Response(jsonl(points), media_type="application/jsonl", headers=headers)
-        function = datasets.function(info.function)
-        body, skipped = openai_sft(points, function, variant)
-        headers["x-switchyard-skipped"] = str(skipped)
-        return Response(body, media_type="application/jsonl", headers=headers)
+        found = await datasets.export(name, fmt, variant)
+        headers = {"Content-Disposition": f'attachment; filename="{found.filename}"'}
+        if fmt != "jsonl":
+            headers["x-switchyard-skipped"] = str(found.skipped)
+        return Response(found.body, media_type="application/jsonl", headers=headers)

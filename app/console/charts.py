@@ -38,15 +38,30 @@ class Series:
     points: Sequence[tuple[str, float | None]]  # (bucket label, value)
 
 
-def interval_chart(title: str, rows: Sequence[Interval]) -> str:
-    """Each variant's mean as a dot with its interval as a bar, on one shared axis."""
+def interval_chart(
+    title: str,
+    rows: Sequence[Interval],
+    *,
+    empty: str = "No feedback yet",
+    reference: float | None = None,
+) -> str:
+    """Each row's mean as a dot with its interval as a bar, on one shared axis; ``reference``
+    (0 for a difference) is drawn as a dashed line, so "the interval crosses it" is visible."""
     values = [v for r in rows for v in (r.mean, r.low, r.high) if v is not None]
     if not values:
-        return _empty(title, "No feedback yet")
+        return _empty(title, empty)
+    if reference is not None:
+        values.append(reference)
     low, high = _padded(min(values), max(values))
     height = ROW * len(rows) + 40
     parts = [_open(title, height, f"{title}: " + "; ".join(_interval_text(r) for r in rows))]
     parts.append(_axis(low, high, height - 20))
+    if reference is not None:
+        x = _x(reference, low, high)
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="12" y2="{height - 20:.1f}" stroke="#6b7785" stroke-dasharray="4 3"/>'
+            f'<text x="{x:.1f}" y="10" text-anchor="middle">{reference:g}</text>'
+        )
     for index, row in enumerate(rows):
         y = 20 + ROW * index + ROW / 2
         color = PALETTE[index % len(PALETTE)]

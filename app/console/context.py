@@ -11,6 +11,8 @@ from typing import Any
 from app.auth.service import AuthService
 from app.config.holder import ConfigHolder
 from app.console.session import ConsoleSessions
+from app.datasets.service import DatasetService
+from app.evaluations.service import EvaluationService
 from app.feedback.schema import FeedbackRequest
 from app.providers.breaker import BreakerBoard
 from app.runtime.admin import ConfigAdmin
@@ -37,7 +39,9 @@ class ConsoleContext:
     results: CampaignQuery
     rows: Rows  # the gateway's own ClickHouse reads (not the read-only analyst session)
     submit_feedback: Callable[[FeedbackRequest, str], Awaitable[str]]  # (request, api key id)
-    timeline: CampaignQuery | None = None
-    spend: SpendQuery | None = None
-    live: ConfigHolder | None = None  # the compiled snapshot requests are served from
-    breakers: BreakerBoard | None = None  # this process's provider breakers
+    timeline: CampaignQuery
+    spend: SpendQuery
+    live: ConfigHolder  # the compiled snapshot requests are served from
+    breakers: BreakerBoard  # this process's provider breakers
+    datasets: DatasetService
+    evaluations: EvaluationService

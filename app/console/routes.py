@@ -14,6 +14,8 @@ from app.console.context import ConsoleContext
 from app.console.pages import (
     authoring,
     campaigns,
+    datasets,
+    evaluations,
     functions,
     inferences,
     keys,
@@ -56,6 +58,8 @@ def console_router() -> Router:
             *functions.HANDLERS,
             *campaigns.HANDLERS,
             *inferences.HANDLERS,
+            *datasets.HANDLERS,
+            *evaluations.HANDLERS,
             *sql.HANDLERS,
             *versions.HANDLERS,
             *keys.HANDLERS,

@@ -11,7 +11,8 @@ variant's template (the function's default variant when none is given) with the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -23,6 +24,36 @@ from app.wire.datasets import Datapoint
 
 _encoder = msgspec.json.Encoder()
 FORMATS = ("jsonl", "openai-sft")
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    body: bytes
+    filename: str
+    skipped: int  # datapoints left out of a fine-tuning file: no answer to learn
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise InvalidRequest(
+            f"'format' must be one of {', '.join(FORMATS)}, got {fmt!r}", param="format"
+        )
+
+
+def export(
+    name: str,
+    points: Iterable[Datapoint],
+    fmt: str,
+    function: Callable[[], CompiledFunction],
+    variant: str | None,
+) -> Export:
+    """The dataset ``name`` in ``fmt`` (checked by :func:`check_format`); ``function`` is
+    asked for only to render SFT prompts."""
+    filename = f"{name}.{fmt}.jsonl"
+    if fmt == "jsonl":
+        return Export(jsonl(points), filename, 0)
+    body, skipped = openai_sft(points, function(), variant)
+    return Export(body, filename, skipped)
 
 
 def jsonl(points: Iterable[Datapoint]) -> bytes:

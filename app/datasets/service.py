@@ -16,6 +16,7 @@ import msgspec
 
 from app.config.compile import Snapshot
 from app.config.functions import CompiledFunction
+from app.datasets.export import Export, check_format, export
 from app.errors import Conflict, InvalidRequest, NotFound
 from app.ids import uuid7_str
 from app.store.clickhouse.datasets import DatasetStore, Window, now
@@ -112,6 +113,18 @@ class DatasetService:
                 return info, points
             after = points[-1].id
 
+    async def export(self, name: str, fmt: str, variant: str | None = None) -> Export:
+        check_format(fmt)
+        info, points = await self.all_datapoints(name)
+        return export(name, points, fmt, lambda: self.function(info.function), variant)
+
+    async def datapoint(self, name: str, datapoint_id: str) -> Datapoint:
+        await self.info(name)
+        found = await self._store.datapoint(name, datapoint_id)
+        if found is None:
+            raise NotFound(f"dataset '{name}' has no datapoint '{datapoint_id}'", param="id")
+        return datapoint(found)
+
     async def write(self, name: str, change: DatapointWrite) -> Datapoint:
         """Add a datapoint (no id) or edit one: only the fields given change."""
         info = await self.info(name)
@@ -123,10 +136,7 @@ class DatasetService:
                 )
             row = _blank(name, info.function, at)
         else:
-            found = await self._store.datapoint(name, change.id)
-            if found is None:
-                raise NotFound(f"dataset '{name}' has no datapoint '{change.id}'", param="id")
-            row = _row_of(datapoint(found))
+            row = _row_of(await self.datapoint(name, change.id))
         row.update(_changes(change), updated_at=at)
         await self._store.write_datapoints([row])
         written = await self._store.datapoint(name, row["id"])
@@ -134,11 +144,7 @@ class DatasetService:
         return datapoint(written)
 
     async def delete(self, name: str, datapoint_id: str) -> None:
-        await self.info(name)
-        found = await self._store.datapoint(name, datapoint_id)
-        if found is None:
-            raise NotFound(f"dataset '{name}' has no datapoint '{datapoint_id}'", param="id")
-        row = _row_of(datapoint(found))
+        row = _row_of(await self.datapoint(name, datapoint_id))
         row.update(updated_at=now(), deleted=1)
         await self._store.write_datapoints([row])
 

@@ -157,8 +157,6 @@ def _back(
 async def _timeline(
     console: ConsoleContext, key: str, metric: str | None, function: str
 ) -> dict[str, Any] | None:
-    if console.timeline is None:
-        return None
     try:
         timeline: dict[str, Any] = msgspec.to_builtins(
             await console.timeline(key, metric, function)

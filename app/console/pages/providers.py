@@ -121,7 +121,6 @@ def _window(raw: str | None) -> int:
 async def providers(
     request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser
 ) -> Response[Any]:
-    assert console.live is not None and console.breakers is not None, "wired by the app factory"
     minutes = _window(request.query_params.get("minutes"))
     recent = await console.config.guard(console.rows(RECENT_SQL, {"minutes": minutes}))
     return page(

@@ -89,7 +89,6 @@ def _day(raw: str | None, param: str) -> date | None:
 
 
 async def _report(console: ConsoleContext, picked: SpendRange, groups: list[str]) -> SpendReport:
-    assert console.spend is not None, "the app factory wires the spend query"
     return await console.config.guard(console.spend(groups, picked.start, picked.end))
 
 
@@ -102,12 +101,11 @@ async def budgets_in_use(console: ConsoleContext) -> list[BudgetUse]:
         for k in await console.config.guard(console.keys.list())
         if k.budget_usd and not k.revoked_at
     ]
-    if console.live is not None:
-        found.extend(
-            ("function", name, name, f.config.budget_usd, f.config.budget_period)
-            for name, f in sorted(console.live.current.functions.items())
-            if f.config.budget_usd
-        )
+    found.extend(
+        ("function", name, name, f.config.budget_usd, f.config.budget_period)
+        for name, f in sorted(console.live.current.functions.items())
+        if f.config.budget_usd
+    )
     uses = []
     for scope, subject, label, budget, period in found:
         ends = resets_at(period, at)
