@@ -203,3 +203,41 @@ def test_bad_dataset_forms_and_run_forms_are_refused_with_the_reason(
     browser_page.goto(console_gateway.url + "/ui/datasets/no-such-dataset")
     assert "no dataset named 'no-such-dataset'" in browser_page.inner_text("main")
     watch.assert_clean()
+
+
+def test_a_datapoint_added_by_hand_is_stored_as_typed(
+    page: tuple[Any, PageWatch], console_gateway: Gateway, admin_key: str
+) -> None:
+    browser_page, watch = page
+    name = f"hand-{TAG}"
+    with admin(console_gateway, admin_key) as client:
+        created = client.post(
+            "/admin/datasets",
+            json={"name": name, "function": "support-bot", "filter": {"labels": {"none": TAG}}},
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["datapoints"] == 0
+    sign_in(browser_page, console_gateway, admin_key, f"/ui/datasets/{name}")
+
+    browser_page.get_by_label("User message").fill("Where is order 7?")
+    browser_page.get_by_label("System prompt args (JSON)").fill('{"customer_name": ')
+    browser_page.get_by_role("button", name="Add datapoint").click()
+    browser_page.wait_for_load_state()
+    assert "must be a JSON object" in browser_page.get_by_role("alert").inner_text()
+
+    browser_page.get_by_label("User message").fill("Where is order 7?")
+    browser_page.get_by_label("System prompt args (JSON)").fill('{"customer_name": "Ada"}')
+    browser_page.get_by_label("Reference answer").fill("It ships tomorrow, Ada.")
+    browser_page.get_by_role("button", name="Add datapoint").click()
+    browser_page.wait_for_load_state()
+    assert "Datapoint added." in browser_page.inner_text("main")
+    assert browser_page.get_by_role("textbox", name="Reference").input_value() == (
+        "It ships tomorrow, Ada."
+    )
+    with admin(console_gateway, admin_key) as client:
+        (point,) = client.get(f"/admin/datasets/{name}").json()["datapoints"]
+    assert point["input_messages"] == [{"role": "user", "content": "Where is order 7?"}]
+    assert point["system_prompt_args"] == {"customer_name": "Ada"}
+    assert point["reference_output"] == "It ships tomorrow, Ada."
+    assert point["variant"] == "" and point["output"] is None
+    watch.assert_clean()

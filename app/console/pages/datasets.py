@@ -78,6 +78,24 @@ async def dataset(
         next=found.next,
         evaluations=evaluations,
         message=request.query_params.get("message"),
+        error=request.query_params.get("error"),
+    )
+
+
+@post("/datasets/{name:str}/datapoints", include_in_schema=False)
+async def add_datapoint(
+    request: Request[Any, Any, Any], console: ConsoleContext, user: ConsoleUser, name: str
+) -> Response[Any]:
+    """A datapoint typed in by hand: one user message, the template's args, a reference."""
+    await check_csrf(request, user)
+    form = await request.form()
+    back = f"/ui/datasets/{quote(name)}"
+    try:
+        added = await console.datasets.write(name, _hand_datapoint(form))
+    except GatewayError as exc:
+        return Redirect(f"{back}?error={quote(exc.message)}", status_code=303)
+    return Redirect(
+        _datapoint_path(name, added.id) + f"?message={quote('Datapoint added.')}", status_code=303
     )
 
 
@@ -202,6 +220,29 @@ def _create_request(form: FormMultiDict) -> DatasetCreate:
         raise InvalidRequest(f"Not built: {exc}", param="dataset") from None
 
 
+def _hand_datapoint(form: FormMultiDict) -> DatapointWrite:
+    question = str(form.get("message") or "").strip()
+    if not question:
+        raise InvalidRequest("Type the user's message of the new datapoint.", param="message")
+    args_text = str(form.get("system_prompt_args") or "").strip()
+    try:
+        args = msgspec.json.decode(args_text) if args_text else None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(
+            f"System prompt args must be a JSON object: {exc}", param="system_prompt_args"
+        ) from None
+    if args is not None and not isinstance(args, dict):
+        raise InvalidRequest(
+            "System prompt args must be a JSON object.", param="system_prompt_args"
+        )
+    reference = str(form.get("reference") or "").strip()
+    return DatapointWrite(
+        input_messages=[Message(role="user", content=question)],
+        system_prompt_args=args,
+        reference_output=demonstration_reference(reference) if reference else None,
+    )
+
+
 def _labels(text: str) -> dict[str, str]:
     """``key=value, key=value`` as the filter's labels."""
     labels = {}
@@ -290,6 +331,7 @@ HANDLERS = [
     datasets,
     create_dataset,
     dataset,
+    add_datapoint,
     export_dataset,
     datapoint,
     edit_reference,
