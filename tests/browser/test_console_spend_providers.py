@@ -60,9 +60,9 @@ def test_spend_page_totals_budgets_and_csv_equal_admin_spend(
     shown_cost = browser_page.locator("[data-total=cost_usd]").inner_text()
     shown_count = browser_page.locator("[data-total=inferences]").inner_text()
     now = spend_total(console_gateway, admin_key, first.isoformat(), after.isoformat())
-    # (ClickHouse sums floats in parallel: the last digits may differ between two reads)
+    # Cost is summed exactly (docs/spend.md), so two reads of the same rows agree to the bit.
     assert before["inferences"] == now["inferences"], "nothing else wrote meanwhile"
-    assert before["cost_usd"] == pytest.approx(now["cost_usd"], rel=1e-9)
+    assert before["cost_usd"] == now["cost_usd"]
     assert shown_cost == f"${now['cost_usd']:.6f}" and now["cost_usd"] > 0
     assert int(shown_count) == now["inferences"]
 

@@ -118,6 +118,9 @@ def _semantic(case: schemathesis.Case) -> schemathesis.Case:
         for key in CHAT_INTS:
             if isinstance(body.get(key), float):
                 body[key] = int(body[key])
+        cache = body.get("tensorzero::cache_options")
+        if isinstance(cache, dict) and isinstance(cache.get("max_age_s"), float):
+            cache["max_age_s"] = int(cache["max_age_s"])
     elif case.path == "/v1/feedback":
         # thumbs_up is inference-level: an inference or completion id, not an episode.
         target = "completion_id" if body.get("completion_id") else "inference_id"

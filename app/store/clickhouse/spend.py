@@ -4,10 +4,16 @@ window.
 
 The grouping names map to fixed SQL expressions and the window is passed as query parameters,
 so no part of a request is ever pasted into SQL.
+
+Cost is summed as a Decimal (12 places, a millionth of a micro-dollar) and the total with
+``math.fsum``: a float sum in ClickHouse runs in parallel in no fixed order, so two reads of
+the same rows could differ in the last digits, and a figure rounded for display could flip
+between the console and the API.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 
 import msgspec
@@ -39,7 +45,7 @@ _AGGREGATES = """
     countIf(cost IS NULL AND provider != '') AS unpriced,
     sum(prompt_tokens) AS prompt_tokens,
     sum(completion_tokens) AS completion_tokens,
-    sum(ifNull(cost, 0)) AS cost_usd"""
+    toFloat64(sum(toDecimal128(ifNull(cost, 0), 12))) AS cost_usd"""
 
 
 class SpendRow(msgspec.Struct, kw_only=True):
@@ -130,7 +136,7 @@ def total_of(rows: list[SpendRow]) -> SpendRow:
         unpriced=sum(r.unpriced for r in rows),
         prompt_tokens=sum(r.prompt_tokens for r in rows),
         completion_tokens=sum(r.completion_tokens for r in rows),
-        cost_usd=sum(r.cost_usd for r in rows),
+        cost_usd=math.fsum(r.cost_usd for r in rows),
     )
 
 
