@@ -51,6 +51,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     write_nice: int = 5
     # ClickHouse being down is retried this many times (with backoff) before a batch spills.
     write_retries: int = 3
+    # Every record is written to the spill file before its response ends, so a killed process
+    # loses nothing it answered (docs/analytics.md, "The journal").
+    write_journal: bool = True
     # Retention of config-store rows (docs/admin.md, "Retention"); 0 keeps them forever.
     # Adaptive campaigns' first assignments: pruned once the campaign is ended or removed and
     # has assigned no unit for this long. Budget counters: this long after their period ended.

@@ -110,6 +110,19 @@ async def relay(
     n = plan.request.n or 1
     outcome = Outcome(route=route, started=opened.started, completion_ids=completion_ids(plan, n))
     framer = _Framer(plan, opened.result.prelude[0], outcome.completion_ids, n)
+    recorded = False
+
+    def record() -> None:
+        nonlocal recorded
+        recorded = True
+        raw_response = encoder.encode(outcome.choices)
+        opened.attempts.append(
+            answered_attempt(
+                plan, route, opened.wall, opened.started, outcome, stream.raw_request, raw_response
+            )
+        )
+        record_inference(recorder, plan, outcome, opened.attempts)
+
     try:
         if frames := framer.frames(opened.result.prelude):
             yield frames
@@ -120,6 +133,7 @@ async def relay(
                 yield frames
         _settle(plan, outcome, accumulator, framer.upstream_usage)
         outcome.first_token_at = outcome.first_token_at or outcome.ended
+        record()  # before the last frame: a client that saw [DONE] has its row handed off
         if plan.request.include_usage:
             yield [_sse(_usage_chunk(plan, outcome)), _DONE]
         else:
@@ -134,15 +148,10 @@ async def relay(
         outcome.status, outcome.error = "cancelled", "client disconnected"
         raise
     finally:
-        if outcome.status != "ok":
-            _settle(plan, outcome, accumulator, framer.upstream_usage)
-        raw_response = encoder.encode(outcome.choices)
-        opened.attempts.append(
-            answered_attempt(
-                plan, route, opened.wall, opened.started, outcome, stream.raw_request, raw_response
-            )
-        )
-        record_inference(recorder, plan, outcome, opened.attempts)
+        if not recorded:
+            if outcome.status != "ok":
+                _settle(plan, outcome, accumulator, framer.upstream_usage)
+            record()
         if cache is not None:
             cache.remember(plan, outcome)
         await stream.aclose()

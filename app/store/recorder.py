@@ -170,6 +170,7 @@ async def open_recorder(settings: Settings) -> AsyncIterator[ClickHouseRecorder]
         queue_rows=settings.write_queue_rows,
         retries=settings.write_retries,
         nice=settings.write_nice,
+        journal=settings.write_journal,
     )
     writer.start()
     if not await asyncio.to_thread(writer.wait_first_connect, _STARTUP_WAIT_S):

@@ -12,8 +12,9 @@ rename once complete, so replay never sees half a file:
 - the writer thread spills a whole batch it failed to insert (``write``), keeping the batch
   id it tried to insert with, so a replay of a batch that had in fact reached ClickHouse is
   dropped by ClickHouse's insert deduplication instead of being stored twice;
-- the request path appends single records when the in-memory queue is full (``append``) to an
-  open ``<id>.jsonl.part`` file, which the writer seals into a batch file every cycle.
+- the request path appends single records (``append``) to an open ``<id>.jsonl.part`` file,
+  which the writer seals into a batch file every cycle: every record when the journal is on
+  (docs/analytics.md, "The journal"), else only when the in-memory queue is full.
 
 ``.part``/``.tmp`` files of a crashed process are sealed when adopted; a line cut short by the
 crash is counted and skipped. A batch ClickHouse keeps rejecting while reachable is renamed
@@ -72,6 +73,7 @@ class SpillDir:
         self._lock = threading.Lock()
         self._open: BinaryIO | None = None
         self._open_path: Path | None = None
+        self._open_lines = 0
 
     def open(self) -> None:
         """Create and lock this process's directory (a fresh one if another writer adopted the
@@ -131,9 +133,10 @@ class SpillDir:
             os.fsync(file.fileno())
         temporary.rename(final)
 
-    def append(self, record: InferenceRecord | FeedbackRecord) -> None:
-        """Add one record to the open overflow file (thread-safe; one unbuffered write, no
-        fsync)."""
+    def append(self, record: InferenceRecord | FeedbackRecord) -> int:
+        """Add one record to the open file (thread-safe; one unbuffered write, no fsync, so it
+        survives the process being killed but not the machine losing power); returns how many
+        lines that file now holds."""
         line = _encoder.encode(record) + b"\n"
         with self._lock:
             if self._open is None:
@@ -142,17 +145,22 @@ class SpillDir:
                 # Unbuffered, so a line survives a crash of this process; it stays open across
                 # calls until seal(), hence no context manager.
                 self._open = open(self._open_path, "ab", buffering=0)  # noqa: SIM115
+                self._open_lines = 0
             self._open.write(line)
+            self._open_lines += 1
+            return self._open_lines
 
-    def seal(self) -> None:
-        """Close the overflow file, if any, into a replayable batch file."""
+    def seal(self) -> tuple[Path, int] | None:
+        """Close the overflow file, if any, into a replayable batch file: its path and lines."""
         with self._lock:
             if self._open is None or self._open_path is None:
-                return
+                return None
             os.fsync(self._open.fileno())
             self._open.close()
-            self._open_path.rename(self._open_path.with_suffix(""))
+            sealed = self._open_path.with_suffix("")
+            self._open_path.rename(sealed)
             self._open = self._open_path = None
+            return sealed, self._open_lines
 
     def files(self) -> list[Path]:
         """Sealed batch files, oldest first (batch ids are UUIDv7, so names sort by time)."""

@@ -1,7 +1,10 @@
 """The background writer (see docs/analytics.md, "The write path"): the request path only
 enqueues; one thread does all I/O.
 
-``submit`` is a deque append (no lock, no I/O) unless the queue is full, in which case the
+With the journal on (the default), ``submit`` appends the record to this process's open spill
+file (one unbuffered write, about 5 µs) and the thread inserts those files as they are sealed,
+so a process killed after answering loses nothing (docs/analytics.md, "The journal"). With it
+off, ``submit`` is a deque append (no lock, no I/O) unless the queue is full, in which case the
 record is appended to a spill file instead: bounded memory, nothing dropped. The thread wakes
 every ``interval_s`` (or as soon as a full batch is waiting), inserts the queue in batches of
 ``batch_rows``, retries a failed insert ``retries`` times with exponential backoff, and then
@@ -80,8 +83,10 @@ class Writer:
         backoff_s: float = 0.25,
         max_backoff_s: float = 15.0,
         nice: int = 0,
+        journal: bool = False,
     ) -> None:
         self._open_store = open_store
+        self._journal = journal
         self._spill = spill
         self._batch_rows = max(batch_rows, 1)
         self._interval_s = interval_s
@@ -99,13 +104,28 @@ class Writer:
         self._connect_backoff = backoff_s
         self._next_connect = 0.0
         self._replay_failures: dict[str, int] = {}
+        # Journal files sealed while ClickHouse was up: inserting them is the normal write, not
+        # a replay (anything else in the spill directory waited for ClickHouse).
+        self._fresh: set[str] = set()
         self._stats = WriterStats()
         self._stats_lock = threading.Lock()  # submit() (event loop) and the thread both count
 
     # -- request path ---------------------------------------------------------------------------
 
     def submit(self, record: Record) -> None:
-        """Queue a record for insertion. Never blocks on ClickHouse, never raises."""
+        """Queue a record for insertion. Never blocks on ClickHouse, never raises.
+
+        With the journal on, the record is written to this process's open spill file before
+        this returns (one unbuffered write: it survives a ``kill -9`` of the process) and the
+        thread inserts those files, so nothing the gateway answered waits in memory only
+        (docs/analytics.md, "The journal"). A failed write keeps it in the queue instead."""
+        if self._journal and not self._stopping.is_set():
+            try:
+                if self._spill.append(record) >= self._batch_rows:
+                    self._wake.set()
+                return
+            except Exception:
+                log.exception("could not journal an inference record; it waits in memory")
         if len(self._queue) >= self._queue_rows or self._stopping.is_set():
             self._overflow(record)
             return
@@ -162,7 +182,8 @@ class Writer:
         with self._stats_lock:
             stats = msgspec.structs.replace(self._stats)
         stats.queue_depth = len(self._queue)
-        stats.spill_files = len(self._spill.files())
+        # journal files about to be inserted are the normal write, not a backlog
+        stats.spill_files = max(len(self._spill.files()) - len(self._fresh), 0)
         stats.connected = self._store is not None
         return stats
 
@@ -188,14 +209,26 @@ class Writer:
                 stopping = self._stopping.is_set()
             self._connect_if_due()
             self._drain(everything=stopping)
-            self._spill.seal()
+            self._seal()
             if not stopping:
-                self._replay()
+                self._replay(_REPLAY_BUDGET_S)
+            elif self._journal:
+                self._replay(None)  # the journal's last files, before the process goes
             if stopping and not self._queue:
                 break
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def _seal(self) -> None:
+        sealed = self._spill.seal()
+        if sealed is None or not self._journal:
+            return
+        path, lines = sealed
+        if self._store is not None:
+            self._fresh.add(path.name)
+        else:
+            self._count(rows_spilled=lines)
 
     def _connect_if_due(self) -> None:
         if self._store is not None or time.monotonic() < self._next_connect:
@@ -283,13 +316,15 @@ class Writer:
             feedback_written=len(feedback),
         )
 
-    def _replay(self) -> None:
+    def _replay(self, budget_s: float | None) -> None:
+        """Insert sealed spill files, oldest first, for at most ``budget_s`` (None: all). With
+        the journal on, this is the write path itself."""
         adopted = self._spill.adopt()
         if adopted:
             log.warning("replaying %d spill file(s) left by a process that is gone", adopted)
-        deadline = time.monotonic() + _REPLAY_BUDGET_S
+        deadline = time.monotonic() + budget_s if budget_s is not None else None
         for path in self._spill.files():
-            if self._store is None or time.monotonic() > deadline:
+            if self._store is None or (deadline is not None and time.monotonic() > deadline):
                 return
             batch = self._spill.read(path)
             if batch.damaged_lines:
@@ -300,11 +335,17 @@ class Writer:
                     self._insert(batch.batch_id, batch.records)
             except Exception as exc:  # noqa: BLE001 - any failure: keep the file, tell why below
                 self._error(exc)
+                if path.name in self._fresh:  # a journal file that now waits for ClickHouse
+                    self._fresh.discard(path.name)
+                    self._count(rows_spilled=len(batch.records))
                 self._replay_failed(batch.path, len(batch.records), exc)
                 return
             self._spill.remove(path)
             self._replay_failures.pop(path.name, None)
-            self._count(rows_replayed=len(batch.records))
+            if path.name in self._fresh:
+                self._fresh.discard(path.name)
+            else:
+                self._count(rows_replayed=len(batch.records))
 
     def _replay_failed(self, path: Path, rows: int, exc: Exception) -> None:
         """Tell "ClickHouse is down" (retry later) from "ClickHouse refuses this batch"."""
