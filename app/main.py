@@ -53,6 +53,7 @@ from app.inference.embeddings import EmbeddingsService
 from app.inference.metrics import InferenceMetrics, MeteredRecorder
 from app.inference.responses_service import ResponsesService, TurnLookup
 from app.inference.service import InferenceService
+from app.logs import configure_logging
 from app.providers.http import HttpPool
 from app.providers.registry import Providers
 from app.readiness import Readiness
@@ -120,9 +121,7 @@ def freeze_startup_objects() -> None:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

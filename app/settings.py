@@ -6,8 +6,10 @@ process (which granian spawns fresh) sees exactly what the command line asked fo
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -132,6 +134,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.clickhouse_url:
             return self.clickhouse_url
         return f"chdb://{Path(self.data_dir).resolve() / 'clickhouse'}"
+
+    @property
+    def uses_store_process(self) -> bool:
+        """Several workers on the embedded engine: one store process owns it (docs/scaling.md,
+        "Workers on the embedded default")."""
+        return self.workers > 1 and not self.clickhouse_url
+
+    @property
+    def store_socket(self) -> Path:
+        """The store process's Unix socket: in the data directory, or, when that path is too
+        long for a socket name (107 bytes), a name derived from it in the temp directory."""
+        data = Path(self.data_dir).resolve()
+        path = data / "store.sock"
+        if len(str(path)) <= 107:
+            return path
+        digest = hashlib.sha256(str(data).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"switchyard-{digest}.sock"
 
     @property
     def spill_dir(self) -> Path:

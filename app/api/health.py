@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from litestar import Response, get
 
 from app.readiness import Readiness
@@ -17,7 +19,8 @@ async def health() -> dict[str, str]:
 async def ready(readiness: Readiness) -> Response[bytes]:
     checks = await readiness.check()
     ok = all(check["ok"] for check in checks.values())
-    body = {"status": "ready" if ok else "not_ready", "checks": checks}
+    # pid: which worker answered, when ``serve --workers N`` runs several (docs/scaling.md)
+    body = {"status": "ready" if ok else "not_ready", "pid": os.getpid(), "checks": checks}
     return Response(
         encoder.encode(body), status_code=200 if ok else 503, media_type="application/json"
     )

@@ -21,7 +21,10 @@ def register(commands: Any) -> None:
         "--data-dir", help="SQLite, chDB and spill files (SWITCHYARD_DATA_DIR, default ./data)"
     )
     serve.add_argument(
-        "--workers", type=int, help="worker processes (needs a ClickHouse server when > 1)"
+        "--workers",
+        type=int,
+        help="worker processes (SWITCHYARD_WORKERS, default 1); on the embedded default a "
+        "store process owns chDB for them",
     )
     serve.set_defaults(run=run_serve)
 
@@ -38,15 +41,44 @@ def run_serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         workers=args.workers,
     )
-    if settings.workers > 1 and not settings.clickhouse_url:
-        print(
-            "switchyard: --workers > 1 needs a ClickHouse server (SWITCHYARD_CLICKHOUSE_URL): the embedded "
-            "chDB engine holds its data directory for one process only.",
-            file=sys.stderr,
-        )
+    if settings.workers < 1:
+        print(f"switchyard: --workers must be at least 1, not {settings.workers}", file=sys.stderr)
         return 2
     os.environ.update(settings.to_env())  # granian's worker processes read settings from here
+    if settings.workers > 1:
+        _migrate_config_store_once(settings)
+    if not settings.uses_store_process:
+        _serve_http(settings)
+        return 0
+    from app.cli.store_process import StoreProcess
+    from app.logs import configure_logging
 
+    configure_logging(settings.log_level)
+    store = StoreProcess(settings)
+    try:
+        store.start()
+    except RuntimeError as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 1
+    try:
+        _serve_http(settings)
+    finally:
+        store.stop()
+    return 0
+
+
+def _migrate_config_store_once(settings: Settings) -> None:
+    """Workers would all run the SQL migrations at once; run them here first. A database that
+    is down is not fatal: each worker serves the files and retries, as a single process does."""
+    from app.store.sql.migrate import upgrade
+
+    try:
+        upgrade(settings.resolved_database_url)
+    except Exception as exc:  # noqa: BLE001 - reported, and the workers retry on their own
+        print(f"switchyard: config store not migrated yet ({exc}); workers retry", file=sys.stderr)
+
+
+def _serve_http(settings: Settings) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
@@ -61,8 +93,11 @@ def run_serve(args: argparse.Namespace) -> int:
         loop=Loops.uvloop,
         log_level=LogLevels(settings.log_level),
         backlog=2048,
+        # a worker that dies (killed, out of memory) is replaced; what it answered is in its
+        # journal, which the next writer adopts (docs/analytics.md, "The journal")
+        respawn_failed_workers=True,
+        respawn_interval=1.0,
     ).serve()
-    return 0
 
 
 def run_migrate(args: argparse.Namespace) -> int:

@@ -38,6 +38,8 @@ from app.store.sql.repos import (
     ConfigRepository,
     KeyRepository,
     SpendRepository,
+    StaleVersion,
+    VersionInfo,
 )
 from app.store.sql.sessions import SessionRepository
 
@@ -125,9 +127,18 @@ class LiveConfig:
     async def _load_from_store(self) -> Snapshot:
         await upgrade_async(self.database_url)
         self._migrated = True
-        stored = await self.versions.latest()
-        if stored is None:
-            document, _ = directory_document(self.settings.config_dir)
+        stored = await self.versions.latest() or await self._bootstrap()
+        info, document = stored
+        snapshot = await self._compile(document, info.version)
+        await self.key_cache.reload()
+        self.mark_up()
+        return snapshot
+
+    async def _bootstrap(self) -> tuple[VersionInfo, dict[str, Any]]:
+        """Apply the config directory to an empty store as version 1. Workers starting together
+        race for it: the one that loses reads the winner's version."""
+        document, _ = directory_document(self.settings.config_dir)
+        try:
             info = await self.versions.create(
                 document,
                 parent=0,
@@ -135,17 +146,16 @@ class LiveConfig:
                 target="config",
                 comment=f"initial config from {self.settings.config_dir}",
             )
-            log.info(
-                "config store was empty: applied %s as version %d",
-                self.settings.config_dir,
-                info.version,
-            )
-            stored = (info, document)
-        info, document = stored
-        snapshot = await self._compile(document, info.version)
-        await self.key_cache.reload()
-        self.mark_up()
-        return snapshot
+        except StaleVersion:
+            stored = await self.versions.latest()
+            assert stored is not None, "a version exists once create() saw one"
+            return stored
+        log.info(
+            "config store was empty: applied %s as version %d",
+            self.settings.config_dir,
+            info.version,
+        )
+        return info, document
 
     async def _compile(self, document: dict[str, Any], version: int) -> Snapshot:
         return await asyncio.to_thread(

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
+from typing import NamedTuple
 
 from app.metrics import REGISTRY, GaugeSet, Registry
 from app.records import FeedbackRecord, InferenceRecord, Level, TargetInfo
@@ -23,9 +24,10 @@ from app.settings import Settings
 from app.store.clickhouse.client import describe
 from app.store.clickhouse.query import Reader, SqlFormat, SqlLimits, run_readonly
 from app.store.clickhouse.recent import RecentIds
+from app.store.clickhouse.remote import RemoteReader, RemoteStore, run_readonly_remote
 from app.store.clickhouse.spend import SpendReport, spend_rows, spend_sql, total_of
 from app.store.clickhouse.spill import SpillDir
-from app.store.clickhouse.store import ClickHouseStore
+from app.store.clickhouse.store import ClickHouseStore, Store
 from app.store.clickhouse.writer import Writer, WriterStats
 
 log = logging.getLogger("switchyard.clickhouse")
@@ -87,14 +89,50 @@ def _writer_metrics(registry: Registry, writer: Writer) -> None:
         series.gauge(name, help, _field(field), kind)
 
 
+SqlRunner = Callable[[str, SqlFormat, SqlLimits], bytes]
+
+
+class Access(NamedTuple):
+    """How this process reaches ClickHouse: directly, or through the store process when
+    several workers share the embedded engine (docs/scaling.md)."""
+
+    open_store: Callable[[], Store]
+    reader: Reader
+    run_sql: SqlRunner
+    where: str
+
+
+def clickhouse_access(settings: Settings) -> Access:
+    if settings.uses_store_process:
+        path = settings.store_socket
+        return Access(
+            partial(RemoteStore.open, path),
+            RemoteReader(path),
+            partial(run_readonly_remote, path),
+            f"the store process ({describe(settings.resolved_clickhouse_url)} via {path})",
+        )
+    url = settings.resolved_clickhouse_url
+    return Access(
+        partial(ClickHouseStore.open, url, settings.clickhouse_cluster),
+        Reader(url),
+        partial(run_readonly, url),
+        describe(url),
+    )
+
+
 class ClickHouseRecorder:
     def __init__(
-        self, settings: Settings, writer: Writer, reader: Reader, registry: Registry = REGISTRY
+        self,
+        settings: Settings,
+        writer: Writer,
+        access: Access,
+        registry: Registry = REGISTRY,
     ) -> None:
-        self.url = settings.resolved_clickhouse_url
+        self.where = access.where
+        self.run_sql = access.run_sql
         self.limits = SqlLimits(settings.admin_sql_timeout_s, settings.admin_sql_max_rows)
         self.writer = writer
-        self.reader = reader
+        self.reader = access.reader
         self.recent = RecentIds()
         _writer_metrics(registry, writer)
 
@@ -122,7 +160,7 @@ class ClickHouseRecorder:
 
     async def sql(self, query: str, fmt: SqlFormat) -> bytes:
         """Run an analyst's read-only query (see :func:`run_readonly`)."""
-        return await asyncio.to_thread(run_readonly, self.url, query, fmt, self.limits)
+        return await asyncio.to_thread(self.run_sql, query, fmt, self.limits)
 
     async def spend(
         self, group_by: list[str], start: datetime | None, end: datetime | None
@@ -142,7 +180,7 @@ class ClickHouseRecorder:
     async def probe(self) -> tuple[bool, str]:
         """Is the write path healthy, and why not: the ``clickhouse`` check of ``/ready``."""
         stats = self.writer.stats()
-        where = describe(self.url)
+        where = self.where
         if not stats.connected:
             spilled = f"spilling to disk ({stats.rows_spilled} rows so far)"
             return False, f"{where} unreachable, {spilled}: {stats.last_error}"
@@ -161,9 +199,9 @@ class ClickHouseRecorder:
 @asynccontextmanager
 async def open_recorder(settings: Settings) -> AsyncIterator[ClickHouseRecorder]:
     """Start the writer (migrating the schema on its first connection), stop it flushed."""
-    url = settings.resolved_clickhouse_url
+    access = clickhouse_access(settings)
     writer = Writer(
-        partial(ClickHouseStore.open, url, settings.clickhouse_cluster),
+        access.open_store,
         SpillDir(settings.spill_dir),
         batch_rows=settings.write_batch_rows,
         interval_s=settings.write_interval_s,
@@ -176,15 +214,14 @@ async def open_recorder(settings: Settings) -> AsyncIterator[ClickHouseRecorder]
     if not await asyncio.to_thread(writer.wait_first_connect, _STARTUP_WAIT_S):
         log.warning(
             "starting without ClickHouse (%s); inferences are spilled until it answers",
-            describe(url),
+            access.where,
         )
-    reader = Reader(url)
-    recorder = ClickHouseRecorder(settings, writer, reader)
+    recorder = ClickHouseRecorder(settings, writer, access)
     try:
         yield recorder
     finally:
         await asyncio.to_thread(writer.close)
-        reader.close()
+        access.reader.close()
         stats = writer.stats()
         log.info(
             "ClickHouse writer stopped: %d rows written, %d spilled, %d replayed, %d dropped",
