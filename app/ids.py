@@ -63,3 +63,14 @@ def uuid7_str() -> str:
     """The canonical text form, without building a ``uuid.UUID`` (ids are minted per request)."""
     h = f"{_uuid7_int():032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def uuid7_time(text: str) -> float | None:
+    """The unix time (seconds) a UUIDv7's first 48 bits carry, or None for any other text."""
+    h = text.replace("-", "")
+    if len(h) != 32 or h[12] != "7":
+        return None
+    try:
+        return int(h[:12], 16) / 1000
+    except ValueError:
+        return None

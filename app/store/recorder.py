@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
 from typing import NamedTuple
 
+from app.ids import uuid7_time
 from app.metrics import REGISTRY, GaugeSet, Registry
 from app.records import FeedbackRecord, InferenceRecord, Level, TargetInfo
 from app.settings import Settings
@@ -35,6 +37,10 @@ log = logging.getLogger("switchyard.clickhouse")
 # Startup waits this long for the first ClickHouse connection (and migrations) before serving;
 # past it the gateway serves anyway and spills until ClickHouse answers.
 _STARTUP_WAIT_S = 15.0
+# Feedback on an id another process minted waits for its row this long past the write interval
+# (an insert and its views take well under a second on a loaded 2-core machine), polling.
+_INSERT_SETTLE_S = 3.0
+_IN_FLIGHT_POLL_S = 0.2
 # /ready turns false when the write queue is this full.
 _QUEUE_READY_FRACTION = 0.9
 
@@ -131,6 +137,7 @@ class ClickHouseRecorder:
         self.where = access.where
         self.run_sql = access.run_sql
         self.limits = SqlLimits(settings.admin_sql_timeout_s, settings.admin_sql_max_rows)
+        self.settle_s = settings.write_interval_s + _INSERT_SETTLE_S
         self.writer = writer
         self.reader = access.reader
         self.recent = RecentIds()
@@ -156,7 +163,21 @@ class ClickHouseRecorder:
         set; older ids are looked up in ClickHouse. Raises when ClickHouse is unreachable and
         the id is not recent, so callers can answer 503 rather than a wrong 404.
         """
-        return self.recent.find(target_id, level) or await self.reader.target(target_id, level)
+        found = self.recent.find(target_id, level)
+        while found is None:
+            found = await self.reader.target(target_id, level)
+            wait = self._in_flight_until(target_id) - time.time()
+            if found is not None or wait <= 0:
+                break
+            await asyncio.sleep(min(_IN_FLIGHT_POLL_S, wait))
+        return found
+
+    def _in_flight_until(self, target_id: str) -> float:
+        """Until when a row with this id may still be on its way to ClickHouse from another
+        worker or replica (their recent ids are not ours): a UUIDv7 names its minting time, and
+        a writer inserts within its interval. Any other id, or an older one, is not waited for."""
+        minted = uuid7_time(target_id)
+        return 0.0 if minted is None else minted + self.settle_s
 
     async def sql(self, query: str, fmt: SqlFormat) -> bytes:
         """Run an analyst's read-only query (see :func:`run_readonly`)."""

@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.ids import uuid7_str
 from tests.integration.test_budgets import FUNCTIONS as BUDGET_FUNCTIONS
 from tests.integration.test_budgets import gateway_toml as budget_toml
 from tests.support.analytics import ADMIN_TOKEN, LOGGING_ENV, rows, wait_rows
@@ -281,3 +282,39 @@ def test_bad_settings_and_bad_input_are_refused(tmp_path: Path, two: Gateway) ->
     )
     with pytest.raises(RuntimeError, match="workers must be at least 1"):
         zero.start(timeout=30)
+
+
+def test_feedback_on_another_workers_fresh_inference_is_accepted(two: Gateway) -> None:
+    """The worker taking the feedback may not have served the inference, whose row is still in
+    the other worker's writer: a UUIDv7 id younger than the write interval is waited for."""
+    statuses = []
+    for _ in range(16):
+        reply = httpx.post(
+            two.url + "/v1/chat/completions",
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "rate me"}]},
+            timeout=30,
+        )
+        inference_id = reply.headers["x-switchyard-inference-id"]
+        feedback = httpx.post(
+            two.url + "/v1/feedback",
+            json={"metric_name": "thumbs_up", "inference_id": inference_id, "value": True},
+            timeout=30,
+        )
+        statuses.append(feedback.status_code)
+    assert statuses == [200] * 16
+
+    never = uuid7_str()  # minted now, served by no one: 404 once its write window has passed
+    started = time.monotonic()
+    missing = httpx.post(
+        two.url + "/v1/feedback",
+        json={"metric_name": "thumbs_up", "inference_id": never, "value": True},
+        timeout=30,
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "target_not_found"
+    assert time.monotonic() - started < 0.5 + 3.0 + 2.0
+    other = httpx.post(
+        two.url + "/v1/feedback",
+        json={"metric_name": "thumbs_up", "inference_id": str(uuid.uuid4()), "value": True},
+        timeout=30,
+    )
+    assert other.status_code == 404, "a non-UUIDv7 id is not waited for"

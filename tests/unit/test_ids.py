@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from app import ids
-from app.ids import uuid7_str
+from app.ids import uuid7_str, uuid7_time
 
 CANONICAL = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MS = 0x0123_4567_89AB  # a 48-bit Unix-millisecond timestamp
@@ -132,3 +132,12 @@ def test_ids_from_threads_are_unique_and_each_thread_sees_them_increase() -> Non
         t.join()
     assert all(r == sorted(r) for r in results)
     assert len({i for r in results for i in r}) == 8000
+
+
+def test_uuid7_time_reads_the_minting_millisecond() -> None:
+    before = time.time()
+    minted = uuid7_time(uuid7_str())
+    assert minted is not None and before - 0.002 <= minted <= time.time() + 0.002
+    assert uuid7_time(str(uuid.uuid4())) is None
+    assert uuid7_time("not-an-id") is None
+    assert uuid7_time("zzzzzzzz-zzzz-7zzz-8zzz-zzzzzzzzzzzz") is None
