@@ -1,6 +1,6 @@
 """What logging costs the gateway's CPU: the writer thread plus embedded chDB, per logged row.
 
-Run: ``.venv/bin/python bench/writer_cost.py [--rate 2000] [--seconds 20]``. Feeds the real
+Run: ``.venv/bin/python bench/writer_cost.py [--rate 2000] [--seconds 20] [--journal]``. Feeds the real
 :class:`Writer` with realistic inference records (one attempt each, bodies the size of the
 benchmark's) at a steady rate into a fresh embedded chDB, as the gateway does under load, and
 reads the CPU time of the whole process (writer thread, chDB's insert pipelines and background
@@ -109,6 +109,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--interval", type=float, default=1.0, help="writer interval, seconds")
+    parser.add_argument(
+        "--journal", action="store_true", help="the write-ahead journal on (the gateway default)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,6 +120,7 @@ def main() -> None:
             lambda: ClickHouseStore.open(url),
             SpillDir(Path(tmp) / "spill"),
             interval_s=args.interval,
+            journal=args.journal,
         )
         writer.start()
         writer.wait_first_connect(60)
@@ -127,9 +131,10 @@ def main() -> None:
         writer.close()
         stats = writer.stats()
     print(
-        f"rate {args.rate} rows/s, {args.seconds:.0f} s, interval {args.interval} s: "
-        f"{rows} rows, logging CPU {logging_cpu:.2f} s = {logging_cpu / args.seconds:.1%} "
-        f"of a core, {logging_cpu / rows * 1e6:.0f} µs per row "
+        f"rate {args.rate} rows/s, {args.seconds:.0f} s, interval {args.interval} s, journal "
+        f"{'on' if args.journal else 'off'}: {rows} rows, logging CPU {logging_cpu:.2f} s = "
+        f"{logging_cpu / args.seconds:.1%} of a core, {logging_cpu / rows * 1e6:.0f} µs per row; "
+        f"building and submitting {feeding_cpu / rows * 1e6:.1f} µs per row "
         f"(written {stats.rows_written}, spilled {stats.rows_spilled})"
     )
 
