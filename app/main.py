@@ -54,7 +54,7 @@ from app.inference.metrics import InferenceMetrics, MeteredRecorder
 from app.inference.responses_service import ResponsesService, TurnLookup
 from app.inference.service import InferenceService
 from app.logs import configure_logging
-from app.providers.http import HttpPool
+from app.providers.http import open_pool
 from app.providers.registry import Providers
 from app.readiness import Readiness
 from app.routing.adaptive import LiveCampaigns, retained_campaign_ids, stored_campaign_ids
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = HttpPool()
+        pool = open_pool(settings.http_client)
         readiness = Readiness()
         inference_metrics = InferenceMetrics()
         auth = AuthService(require_auth=settings.require_auth, admin_token=settings.admin_token)

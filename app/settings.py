@@ -12,6 +12,7 @@ import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -35,6 +36,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
+    # The provider transport (docs/providers.md, "HTTP client"): aiohttp, Rust's reqwest, or
+    # mixed (reqwest for whole responses, aiohttp for streams).
+    http_client: Literal["aiohttp", "pyreqwest", "mixed"] = "aiohttp"
     config_dir: str = "./variants"
     data_dir: str = "./data"
     database_url: str | None = None

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 MOCK = Path(__file__).resolve().parent / "mock"
+sys.path.insert(0, str(MOCK.parents[1]))
 BODY = (
     b'{"model":"bench-model","messages":[{"role":"user","content":'
     b'"Summarise the attached ticket in two sentences."}],"stream":false}'
@@ -138,7 +139,49 @@ async def httpr_client(stream: bool) -> tuple[Call, Callable[[], Awaitable[None]
     return call, client.aclose
 
 
-CANDIDATES = {"aiohttp": aiohttp_client, "pyreqwest": pyreqwest_client, "httpr": httpr_client}
+async def pool_client(kind: str, stream: bool) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    """The gateway's own transports (app/providers), adapters and timeouts included."""
+    import aiohttp
+
+    from app.providers.http import HttpPool
+    from app.providers.reqwest import ReqwestPool
+
+    pool: HttpPool | ReqwestPool = HttpPool() if kind == "aiohttp" else ReqwestPool()
+    headers = {"content-type": "application/json"}
+    timeout = (
+        aiohttp.ClientTimeout(sock_connect=10, sock_read=60)
+        if stream
+        else aiohttp.ClientTimeout(total=60, sock_connect=10)
+    )
+
+    async def call(url: str) -> int:
+        response = await pool.send(url, BODY, headers, timeout)
+        try:
+            if not stream:
+                return len(await response.read())
+            return sum([len(chunk) async for chunk in response.content.iter_any()])
+        finally:
+            response.release()
+
+    return call, pool.close
+
+
+async def gateway_aiohttp(stream: bool) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    return await pool_client("aiohttp", stream)
+
+
+async def gateway_reqwest(stream: bool) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    return await pool_client("pyreqwest", stream)
+
+
+CANDIDATES = {
+    "aiohttp": aiohttp_client,
+    "pyreqwest": pyreqwest_client,
+    "httpr": httpr_client,
+    "HttpPool": gateway_aiohttp,
+    "ReqwestPool": gateway_reqwest,
+}
+_MODULES = {"HttpPool": "aiohttp", "ReqwestPool": "pyreqwest"}
 
 
 async def measure(name: str, url: str, requests: int, concurrency: int) -> tuple[float, float]:
@@ -181,7 +224,7 @@ def main() -> int:
     if args.serve:
         serve(args.port)
         return 0
-    names = [name for name in CANDIDATES if available(name)]
+    names = [name for name in CANDIDATES if available(_MODULES.get(name, name))]
     skipped = sorted(set(CANDIDATES) - set(names))
     upstream = subprocess.Popen(
         [sys.executable, __file__, "--serve", "--port", str(args.port)],
@@ -207,14 +250,14 @@ def main() -> int:
         upstream.kill()
     print(f"{args.requests} requests x {args.rounds} rounds at c={args.concurrency}; medians")
     print(
-        f"{'mode':<7} {'client':<10} {'CPU us/req':>11} {'wall us/req':>12} {'CPU vs aiohttp':>15}"
+        f"{'mode':<7} {'client':<12} {'CPU us/req':>11} {'wall us/req':>12} {'CPU vs aiohttp':>15}"
     )
     for mode in ("plain", "stream"):
         base = statistics.median(cpu for cpu, _ in results[(mode, "aiohttp")])
         for name in names:
             cpu = statistics.median(c for c, _ in results[(mode, name)])
             wall = statistics.median(w for _, w in results[(mode, name)])
-            print(f"{mode:<7} {name:<10} {cpu:>11.1f} {wall:>12.1f} {cpu / base:>15.2f}")
+            print(f"{mode:<7} {name:<12} {cpu:>11.1f} {wall:>12.1f} {cpu / base:>15.2f}")
     if skipped:
         print("skipped (not installed):", ", ".join(skipped))
     return 0

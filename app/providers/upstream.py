@@ -1,8 +1,9 @@
 """The transport under every remote provider, and what its answers mean.
 
 :class:`Upstream` is the one thing a provider needs to reach its server: send a POST, get a
-response with a status, headers, and the body whole or as it arrives. Production passes the
-pooled aiohttp client (:class:`app.providers.http.HttpPool`), whose responses *are* aiohttp's:
+response with a status, headers, and the body whole or as it arrives. Production passes by
+default the pooled aiohttp client (:class:`app.providers.http.HttpPool`; the reqwest pool
+keeps the same contract), whose responses *are* aiohttp's:
 the protocol is the subset of aiohttp's client the providers use, so the hot path pays for no
 adapter (see docs/performance.md, "Cheaper aiohttp calls"). Unit tests pass an in-memory
 Upstream instead; failure modes that need a real socket keep the fake servers in tests/support.

@@ -63,12 +63,15 @@ EXTRA_TARGETS = (
     "switchyard-traced",
     "switchyard-nojournal",
     "switchyard-workers2",
+    "switchyard-reqwest",
+    "switchyard-mixed",
 )
 # serve --workers 2 on the embedded default gets both cores (it shares them with the mock and
 # wrk, which take ~15% of one: the ratio to one pinned worker is a lower bound).
 ALL_CPUS = "0,1"
 KNOWN_TARGETS = ALL_TARGETS + EXTRA_TARGETS
 SWITCHYARD_TARGETS = ("switchyard", "switchyard-nolog", *EXTRA_TARGETS)
+_HTTP_CLIENT = {"switchyard-reqwest": "pyreqwest", "switchyard-mixed": "mixed"}
 _CACHE_MODE = {"switchyard-cache": "on", "switchyard-cachemiss": "write_only"}
 USER_MESSAGE = [{"role": "user", "content": "Where is my order #1042?"}]
 
@@ -439,6 +442,10 @@ class Bench:
                 label = "Switchyard, logging on, OTLP traces exported"
             if name == "switchyard-nojournal":
                 label = "Switchyard, logging on, write journal off"
+            if name == "switchyard-reqwest":
+                label = "Switchyard, logging on, provider calls through pyreqwest"
+            if name == "switchyard-mixed":
+                label = "Switchyard, logging on, pyreqwest for whole responses, aiohttp for streams"
             if name == "switchyard-workers2":
                 label = "Switchyard, logging on, serve --workers 2 on both cores (store process)"
             if os.environ.get("BENCH_WHATIF"):
@@ -491,6 +498,8 @@ class Bench:
             )
             if target.name == "switchyard-nojournal":
                 env["SWITCHYARD_WRITE_JOURNAL"] = "false"
+            if target.name in _HTTP_CLIENT:
+                env["SWITCHYARD_HTTP_CLIENT"] = _HTTP_CLIENT[target.name]
             if target.name == "switchyard-traced":  # the mock answers OTLP exports with 200
                 env["SWITCHYARD_OTLP_ENDPOINT"] = f"http://{HOST}:{MOCK_PORT}"
             for key in (
@@ -1131,6 +1140,12 @@ def ratio_targets(s: dict) -> list[str]:
         ok.get("switchyard-traced"),
     )
     nojournal, workers2 = ok.get("switchyard-nojournal"), ok.get("switchyard-workers2")
+    for client in ("reqwest", "mixed"):
+        other = ok.get(f"switchyard-{client}")
+        if on and other:
+            for phase, what in (("c64", "c=64"), ("s32", "streaming")):
+                ratio = other[phase]["rps"] / on[phase]["rps"]
+                rows.append((f"{client} ÷ aiohttp, {what} req/s", "> 1", ratio, ratio > 1))
     if on and nojournal:
         for phase, what in (("c64", "c=64"), ("s32", "streaming")):
             ratio = on[phase]["rps"] / nojournal[phase]["rps"]

@@ -42,6 +42,8 @@ class Gateway:
             SWITCHYARD_DATA_DIR=str(self.data_dir),
             SWITCHYARD_LOG_LEVEL="warning",
         )
+        if client := os.environ.get("TEST_HTTP_CLIENT"):  # the whole suite on another transport
+            env["SWITCHYARD_HTTP_CLIENT"] = client
         env.update(self.env)  # a test's settings win, the log level included
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it until stop()
         self.process = subprocess.Popen(
