@@ -151,7 +151,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         long for a socket name (107 bytes), a name derived from it in the temp directory."""
         data = Path(self.data_dir).resolve()
         path = data / "store.sock"
-        if len(str(path)) <= 107:
+        if len(str(path)) <= 107:  # sun_path holds 108 bytes with its NUL on Linux
             return path
         digest = hashlib.sha256(str(data).encode()).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / f"switchyard-{digest}.sock"

@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
 from typing import NamedTuple
 
-from app.ids import uuid7_time
 from app.metrics import REGISTRY, GaugeSet, Registry
 from app.records import FeedbackRecord, InferenceRecord, Level, TargetInfo
 from app.settings import Settings
 from app.store.clickhouse.client import describe
-from app.store.clickhouse.query import Reader, SqlFormat, SqlLimits, run_readonly
-from app.store.clickhouse.recent import RecentIds
+from app.store.clickhouse.query import (
+    ClickHouseReader,
+    Reader,
+    SqlFormat,
+    SqlLimits,
+    run_readonly,
+)
+from app.store.clickhouse.recent import RecentIds, read_until
 from app.store.clickhouse.remote import RemoteReader, RemoteStore, run_readonly_remote
 from app.store.clickhouse.spend import SpendReport, spend_rows, spend_sql, total_of
 from app.store.clickhouse.spill import SpillDir
@@ -120,7 +124,7 @@ def clickhouse_access(settings: Settings) -> Access:
     url = settings.resolved_clickhouse_url
     return Access(
         partial(ClickHouseStore.open, url, settings.clickhouse_cluster),
-        Reader(url),
+        ClickHouseReader(url),
         partial(run_readonly, url),
         describe(url),
     )
@@ -164,20 +168,12 @@ class ClickHouseRecorder:
         the id is not recent, so callers can answer 503 rather than a wrong 404.
         """
         found = self.recent.find(target_id, level)
-        while found is None:
-            found = await self.reader.target(target_id, level)
-            wait = self._in_flight_until(target_id) - time.time()
-            if found is not None or wait <= 0:
-                break
-            await asyncio.sleep(min(_IN_FLIGHT_POLL_S, wait))
-        return found
-
-    def _in_flight_until(self, target_id: str) -> float:
-        """Until when a row with this id may still be on its way to ClickHouse from another
-        worker or replica (their recent ids are not ours): a UUIDv7 names its minting time, and
-        a writer inserts within its interval. Any other id, or an older one, is not waited for."""
-        minted = uuid7_time(target_id)
-        return 0.0 if minted is None else minted + self.settle_s
+        if found is not None:
+            return found
+        until = self.recent.in_flight_until(target_id, level, self.settle_s)
+        return await read_until(
+            partial(self.reader.target, target_id, level), until, _IN_FLIGHT_POLL_S
+        )
 
     async def sql(self, query: str, fmt: SqlFormat) -> bytes:
         """Run an analyst's read-only query (see :func:`run_readonly`)."""

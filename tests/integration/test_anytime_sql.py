@@ -19,7 +19,7 @@ import pytest
 
 from app.errors import InvalidRequest
 from app.experiments.results import CampaignResultsService
-from app.store.clickhouse.query import Reader
+from app.store.clickhouse.query import ClickHouseReader
 from app.store.clickhouse.store import ClickHouseStore
 from tests.support import anytime_reference as ref
 from tests.support.experiment_config import FUNCTION, GATEWAY, OTHER_FUNCTION
@@ -35,7 +35,7 @@ def seeded_service(
 ) -> Iterator[tuple[CampaignResultsService, Seeded]]:
     url = f"chdb://{Path(tmp_path_factory.mktemp('anytime')) / 'clickhouse'}"
     store = ClickHouseStore.open(url)
-    reader = Reader(url)
+    reader = ClickHouseReader(url)
     try:
         seeded = seed(store.client)
         snapshot = Pipeline(GATEWAY, {"exp": FUNCTION, "other": OTHER_FUNCTION}).snapshot

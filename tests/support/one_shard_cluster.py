@@ -28,7 +28,7 @@ from app.ids import uuid7_str
 from app.records import AttemptRecord, FeedbackRecord, InferenceRecord
 from app.store.clickhouse.client import connect
 from app.store.clickhouse.migrate import load_migrations, migrations_table
-from app.store.clickhouse.query import Reader
+from app.store.clickhouse.query import ClickHouseReader
 from app.store.clickhouse.rows import (
     ATTEMPT_COLUMNS,
     FEEDBACK_COLUMNS,
@@ -136,7 +136,7 @@ def run(directory: Path) -> dict[str, Any]:
     def one(sql: str) -> Any:
         return client.query(sql).result_rows[0][0]
 
-    reader = Reader(url)
+    reader = ClickHouseReader(url)
     target = asyncio.run(reader.target(records[1].id, "inference"))
     episode = asyncio.run(reader.target(records[2].episode_id, "episode"))
     reader.close()

@@ -2,20 +2,17 @@
 
 A point read through ``inference_by_id`` and the sort key of ``inferences`` (as
 :meth:`Reader.target`). A response a client chains from is often only a moment old, so its
-row may still be in the writer's queue: when the recorder's recent-id set knows the id, the
-read is repeated until the row lands (the writer flushes every ``write_interval_s``) or
-``wait_s`` passes.
+row may still be in a writer's queue, this process's or another worker's: while it may be in
+flight (:meth:`RecentIds.in_flight_until`), the read is repeated until the row lands (writers
+flush every ``write_interval_s``) or ``wait_s`` passes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import msgspec
 
 from app.store.clickhouse.query import Reader
-from app.store.clickhouse.recent import RecentIds
+from app.store.clickhouse.recent import RecentIds, read_until
 
 _POLL_S = 0.1
 
@@ -45,13 +42,11 @@ async def logged_turn(
     reader: Reader, recent: RecentIds, inference_id: str, *, wait_s: float
 ) -> LoggedTurn | None:
     """The inference ``inference_id`` as logged, or None when there is none (or it never
-    reached ClickHouse within ``wait_s`` although this process recorded it)."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        rows = await reader.rows(_SQL, {"id": inference_id})
-        if rows:
-            return LoggedTurn(*(str(value) for value in rows[0]))
-        queued = recent.find(inference_id, "inference") is not None
-        if not queued or time.monotonic() >= deadline:
-            return None
-        await asyncio.sleep(_POLL_S)
+    reached ClickHouse within ``wait_s`` while it may still be in flight)."""
+
+    async def read() -> list[tuple[object, ...]] | None:
+        return await reader.rows(_SQL, {"id": inference_id}) or None
+
+    until = recent.in_flight_until(inference_id, "inference", wait_s)
+    rows = await read_until(read, until, _POLL_S)
+    return LoggedTurn(*(str(value) for value in rows[0])) if rows else None

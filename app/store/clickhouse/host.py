@@ -34,13 +34,15 @@ from app.store.clickhouse.ipc import (
     receive_request,
     send,
 )
-from app.store.clickhouse.query import Reader, SqlFormat, SqlLimits, run_readonly
+from app.store.clickhouse.query import (
+    ClickHouseReader,
+    SqlFormat,
+    SqlLimits,
+    run_readonly,
+)
 from app.store.clickhouse.store import ClickHouseStore
 
 log = logging.getLogger("switchyard.store")
-
-# Unix socket paths are limited to 107 bytes on Linux.
-MAX_SOCKET_PATH = 107
 
 
 class StoreHost:
@@ -49,7 +51,7 @@ class StoreHost:
     def __init__(self, url: str) -> None:
         self.url = url
         self.store = ClickHouseStore.open(url)  # migrates
-        self.reader = Reader(url)
+        self.reader = ClickHouseReader(url)
         self._insert_lock = threading.Lock()
 
     def handle(self, request: Request) -> Reply:
@@ -100,9 +102,8 @@ class _Server(socketserver.ThreadingUnixStreamServer):
 
 
 def serve_store(url: str, socket_path: Path, nice: int = 0) -> None:
-    """Open the engine, then answer on ``socket_path`` until the parent process is gone."""
-    if len(str(socket_path)) > MAX_SOCKET_PATH:
-        raise ValueError(f"socket path is over {MAX_SOCKET_PATH} bytes: {socket_path}")
+    """Open the engine, then answer on ``socket_path`` (short enough for a socket name:
+    ``Settings.store_socket``) until the parent process is gone."""
     if nice:
         os.nice(nice)  # inserts and merges give way to the workers, as the writer thread does
     parent = os.getppid()

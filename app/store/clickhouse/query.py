@@ -122,50 +122,22 @@ def _query_error(exc: DatabaseError, limits: SqlLimits) -> Exception:
 
 
 class Reader:
-    """The gateway's own reads (id lookups, readiness), serialized on one lazily opened client
-    that is replaced after any error (see the chDB note in ``client.py``)."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._client: Client | None = None
-        self._lock = threading.Lock()
+    """The gateway's own reads (id lookups, readiness, results) and admin inserts: what they
+    mean, over how a process reaches ClickHouse (:class:`ClickHouseReader` here, or
+    :class:`~app.store.clickhouse.remote.RemoteReader` through the store process)."""
 
     def rows_sync(
         self, sql: str, parameters: dict[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
-        return self._with_client(
-            lambda client: [tuple(r) for r in client.query(sql, parameters=parameters).result_rows]
-        )
+        raise NotImplementedError
 
     def insert_sync(self, table: str, columns: list[str], payload: bytes) -> None:
         """Insert ``JSONEachRow`` rows at once, outside the writer's batches: for admin edits
         (datasets) whose caller waits for them and retries on an error itself."""
-        self._with_client(
-            lambda client: client.raw_insert(
-                table, columns, insert_block=payload, fmt="JSONEachRow"
-            )
-        )
+        raise NotImplementedError
 
-    def _with_client(self, work: Callable[[Client], T]) -> T:
-        with self._lock:
-            try:
-                if self._client is None:
-                    self._client = connect(self._url)
-                return work(self._client)
-            except OperationalError as exc:  # connection-level: the server is not there
-                self._drop_client()
-                raise Unavailable(
-                    f"ClickHouse is not reachable ({type(exc).__name__}); retry later",
-                    code="store_unavailable",
-                ) from None
-            except Exception:
-                self._drop_client()
-                raise
-
-    def _drop_client(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def close(self) -> None:
+        raise NotImplementedError
 
     async def rows(
         self, sql: str, parameters: dict[str, Any] | None = None
@@ -198,6 +170,51 @@ class Reader:
         return TargetInfo(
             inference_id if level == "inference" else None, episode_id, function, variant, campaign
         )
+
+
+class ClickHouseReader(Reader):
+    """Reads serialized on one lazily opened client that is replaced after any error (see the
+    chDB note in ``client.py``)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+
+    def rows_sync(
+        self, sql: str, parameters: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        return self._with_client(
+            lambda client: [tuple(r) for r in client.query(sql, parameters=parameters).result_rows]
+        )
+
+    def insert_sync(self, table: str, columns: list[str], payload: bytes) -> None:
+        self._with_client(
+            lambda client: client.raw_insert(
+                table, columns, insert_block=payload, fmt="JSONEachRow"
+            )
+        )
+
+    def _with_client(self, work: Callable[[Client], T]) -> T:
+        with self._lock:
+            try:
+                if self._client is None:
+                    self._client = connect(self._url)
+                return work(self._client)
+            except OperationalError as exc:  # connection-level: the server is not there
+                self._drop_client()
+                raise Unavailable(
+                    f"ClickHouse is not reachable ({type(exc).__name__}); retry later",
+                    code="store_unavailable",
+                ) from None
+            except Exception:
+                self._drop_client()
+                raise
+
+    def _drop_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def close(self) -> None:
         with self._lock:

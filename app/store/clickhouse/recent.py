@@ -10,10 +10,16 @@ MB. Only the event loop touches it, so there is no lock.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from app.ids import uuid7_time
 from app.records import InferenceRecord, Level, TargetInfo
+
+T = TypeVar("T")
 
 _EPISODE = "e:"
 
@@ -45,6 +51,17 @@ class RecentIds:
             return None
         return entry[1]
 
+    def in_flight_until(self, target_id: str, level: Level, window_s: float) -> float:
+        """Until when (unix time) a row with this id may still be on its way to ClickHouse.
+
+        An id this process recorded: ``window_s`` from now (its row waits in our writer). Any
+        other UUIDv7, ours being UUIDv7s: ``window_s`` past the time it carries, since another
+        worker or replica may have minted it and hold its row. Anything else: not at all."""
+        if self.find(target_id, level) is not None:
+            return time.time() + window_s
+        minted = uuid7_time(target_id)
+        return 0.0 if minted is None else minted + window_s
+
     def __len__(self) -> int:
         return len(self._seen)
 
@@ -61,3 +78,15 @@ class RecentIds:
 def _episode_view(info: TargetInfo) -> TargetInfo:
     """The episode's view of an inference: no single inference is the target."""
     return TargetInfo(None, info.episode_id, info.function, info.variant, info.campaign)
+
+
+async def read_until(
+    read: Callable[[], Awaitable[T | None]], until: float, poll_s: float
+) -> T | None:
+    """``read()`` again every ``poll_s`` while it finds nothing, until unix time ``until``."""
+    while True:
+        found = await read()
+        left = until - time.time()
+        if found is not None or left <= 0:
+            return found
+        await asyncio.sleep(min(poll_s, left))  # polling ClickHouse: no event to wait on

@@ -121,7 +121,6 @@ class RemoteReader(Reader):
     """The gateway's reads, in the store process; same methods, same errors as in-process."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(f"store+unix://{path}")
         self._channel = _Channel(path)
 
     def rows_sync(
