@@ -34,6 +34,7 @@ from app.api.metrics import count_requests, metrics
 from app.api.models import list_models, retrieve_model
 from app.api.openapi import document_request_bodies
 from app.api.responses import RESPONSES_BODY, create_response
+from app.api.rsgi import RsgiGateway
 from app.api.security import PRINCIPAL_DEPENDENCY
 from app.api.services import SERVICE_DEPENDENCIES, Services, install
 from app.api.spend import admin_spend
@@ -245,3 +246,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     document_chat_endpoint(app)
     document_request_bodies(app, {**CHAT_BODY, **RESPONSES_BODY, **EMBEDDINGS_BODY})
     return app
+
+
+def create_rsgi_app(settings: Settings | None = None) -> RsgiGateway:
+    """What ``serve`` runs by default: the same app, the chat endpoint over RSGI."""
+    return RsgiGateway(create_app(settings))

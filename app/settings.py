@@ -39,6 +39,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The provider transport (docs/providers.md, "HTTP client"): aiohttp, Rust's reqwest, or
     # mixed (reqwest for whole responses, aiohttp for streams).
     http_client: Literal["aiohttp", "pyreqwest", "mixed"] = "aiohttp"
+    # How granian calls the app (docs/performance.md, "RSGI for the chat endpoint"): RSGI for
+    # the chat endpoint with Litestar behind an adapter, or Litestar's ASGI app for everything.
+    server_interface: Literal["rsgi", "asgi"] = "rsgi"
     config_dir: str = "./variants"
     data_dir: str = "./data"
     database_url: str | None = None

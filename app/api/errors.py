@@ -125,9 +125,13 @@ def _as_gateway_error(request: AnyRequest, exc: HTTPException) -> GatewayError:
     return error
 
 
+def internal_error() -> GatewayError:
+    return GatewayError("Internal error in the gateway; it has been logged")
+
+
 def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[bytes]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(GatewayError("Internal error in the gateway; it has been logged"))
+    return error_response(internal_error())
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

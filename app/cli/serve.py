@@ -83,13 +83,15 @@ def _serve_http(settings: Settings) -> None:
     from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
 
+    rsgi = settings.server_interface == "rsgi"
     Granian(
-        "app.main:create_app",
+        "app.main:create_rsgi_app" if rsgi else "app.main:create_app",
         factory=True,
         address=settings.host,
         port=settings.port,
         workers=settings.workers,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI if rsgi else Interfaces.ASGI,
+        websockets=False,  # no route takes a websocket
         loop=Loops.uvloop,
         log_level=LogLevels(settings.log_level),
         backlog=2048,

@@ -8,7 +8,7 @@ and hands over the record. Every request leaves exactly one record, however it e
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from functools import partial
 
 from app.config.holder import ConfigHolder
@@ -85,7 +85,7 @@ class InferenceService:
         completion = ChatCompletion(choices=hit.choices, usage=hit.usage, cached=True)
         return shape_completion(plan, completion, outcome)
 
-    async def open_stream(self, plan: Plan) -> AsyncIterator[list[bytes]]:
+    async def open_stream(self, plan: Plan) -> AsyncGenerator[list[bytes], None]:
         """Connect to the first route whose stream reaches its first token; the returned
         iterator relays it all, as SSE frames grouped by upstream read. Raising here (before any byte is sent) lets the API answer with
         a plain HTTP error, so falling back stays possible until the first token.

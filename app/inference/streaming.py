@@ -11,7 +11,7 @@ however it ends (finished, failed, cancelled).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import msgspec
@@ -102,7 +102,7 @@ def _reaches_first_token(accumulator: StreamAccumulator, chunks: list[ChatComple
 
 async def relay(
     plan: Plan, opened: Success[OpenStream], recorder: Recorder, cache: ResponseCache | None = None
-) -> AsyncIterator[list[bytes]]:
+) -> AsyncGenerator[list[bytes], None]:
     """Yield the stream's SSE frames under our ids, the frames of one upstream read together,
     then the usage chunk and ``[DONE]``. A stream that ended well fills the response cache
     when the request may write to it."""
@@ -157,7 +157,9 @@ async def relay(
         await stream.aclose()
 
 
-async def replay(plan: Plan, hit: CachedAnswer, recorder: Recorder) -> AsyncIterator[list[bytes]]:
+async def replay(
+    plan: Plan, hit: CachedAnswer, recorder: Recorder
+) -> AsyncGenerator[list[bytes], None]:
     """A cached answer as a stream: per choice its whole message in one chunk, then its finish
     reason, then the usage chunk (when asked) and ``[DONE]``, all in one write."""
     outcome = hit_outcome(plan, hit)

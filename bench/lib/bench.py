@@ -65,6 +65,7 @@ EXTRA_TARGETS = (
     "switchyard-workers2",
     "switchyard-reqwest",
     "switchyard-mixed",
+    "switchyard-asgi",
 )
 # serve --workers 2 on the embedded default gets both cores (it shares them with the mock and
 # wrk, which take ~15% of one: the ratio to one pinned worker is a lower bound).
@@ -72,6 +73,14 @@ ALL_CPUS = "0,1"
 KNOWN_TARGETS = ALL_TARGETS + EXTRA_TARGETS
 SWITCHYARD_TARGETS = ("switchyard", "switchyard-nolog", *EXTRA_TARGETS)
 _HTTP_CLIENT = {"switchyard-reqwest": "pyreqwest", "switchyard-mixed": "mixed"}
+_EXTRA_LABELS = {
+    "switchyard-traced": "Switchyard, logging on, OTLP traces exported",
+    "switchyard-nojournal": "Switchyard, logging on, write journal off",
+    "switchyard-reqwest": "Switchyard, logging on, provider calls through pyreqwest",
+    "switchyard-mixed": "Switchyard, logging on, pyreqwest for whole responses, aiohttp for streams",
+    "switchyard-workers2": "Switchyard, logging on, serve --workers 2 on both cores (store process)",
+    "switchyard-asgi": "Switchyard, logging on, served over ASGI (SWITCHYARD_SERVER_INTERFACE=asgi)",
+}
 _CACHE_MODE = {"switchyard-cache": "on", "switchyard-cachemiss": "write_only"}
 USER_MESSAGE = [{"role": "user", "content": "Where is my order #1042?"}]
 
@@ -438,16 +447,7 @@ class Bench:
                 json_body.update(options)
                 sse_body.update(options)
                 label = f"Switchyard, response cache {'hits' if name == 'switchyard-cache' else 'misses'}"
-            if name == "switchyard-traced":
-                label = "Switchyard, logging on, OTLP traces exported"
-            if name == "switchyard-nojournal":
-                label = "Switchyard, logging on, write journal off"
-            if name == "switchyard-reqwest":
-                label = "Switchyard, logging on, provider calls through pyreqwest"
-            if name == "switchyard-mixed":
-                label = "Switchyard, logging on, pyreqwest for whole responses, aiohttp for streams"
-            if name == "switchyard-workers2":
-                label = "Switchyard, logging on, serve --workers 2 on both cores (store process)"
+            label = _EXTRA_LABELS.get(name, label)
             if os.environ.get("BENCH_WHATIF"):
                 label += f" [what-if: {os.environ['BENCH_WHATIF']}]"
             return Target(
@@ -500,6 +500,8 @@ class Bench:
                 env["SWITCHYARD_WRITE_JOURNAL"] = "false"
             if target.name in _HTTP_CLIENT:
                 env["SWITCHYARD_HTTP_CLIENT"] = _HTTP_CLIENT[target.name]
+            if target.name == "switchyard-asgi":
+                env["SWITCHYARD_SERVER_INTERFACE"] = "asgi"
             if target.name == "switchyard-traced":  # the mock answers OTLP exports with 200
                 env["SWITCHYARD_OTLP_ENDPOINT"] = f"http://{HOST}:{MOCK_PORT}"
             for key in (
@@ -1146,6 +1148,12 @@ def ratio_targets(s: dict) -> list[str]:
             for phase, what in (("c64", "c=64"), ("s32", "streaming")):
                 ratio = other[phase]["rps"] / on[phase]["rps"]
                 rows.append((f"{client} ÷ aiohttp, {what} req/s", "> 1", ratio, ratio > 1))
+    if on and (asgi := ok.get("switchyard-asgi")):
+        for phase, what in (("c64", "c=64"), ("s32", "streaming")):
+            ratio = on[phase]["rps"] / asgi[phase]["rps"]
+            rows.append((f"RSGI ÷ ASGI, {what} req/s", "> 1", ratio, ratio > 1))
+        ratio = on["c1"]["p99_ms"] / asgi["c1"]["p99_ms"]
+        rows.append(("RSGI ÷ ASGI, p99 at c=1", "< 1", ratio, ratio < 1))
     if on and nojournal:
         for phase, what in (("c64", "c=64"), ("s32", "streaming")):
             ratio = on[phase]["rps"] / nojournal[phase]["rps"]

@@ -8,6 +8,8 @@ Patches (comma-separated in BENCH_WHATIF):
                the 0.5 s batching interval into back-to-back inserts of a few rows each.
   writer-nice  the writer thread (and the chDB threads it starts) run at nice 10, so the event
                loop wins the core whenever both want it.
+  switch-1ms   the interpreter's GIL switch interval 5 ms -> 1 ms, so the event loop waits at
+               most ~1 ms for the GIL while the writer thread runs Python (encoding, decoding).
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ import sys
 import threading
 
 PATCHES = {p.strip() for p in os.environ.get("BENCH_WHATIF", "").split(",") if p.strip()}
-KNOWN = {"drain-once", "writer-nice"}
+KNOWN = {"drain-once", "writer-nice", "switch-1ms"}
 
 
 def apply() -> None:
     unknown = PATCHES - KNOWN
     if unknown:
         raise SystemExit(f"unknown what-if patch(es): {', '.join(sorted(unknown))}")
+    if "switch-1ms" in PATCHES:  # granian forks its workers after this: they inherit it
+        sys.setswitchinterval(0.001)
     from app.store.clickhouse import writer as writer_module
 
     if "drain-once" in PATCHES:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -300,8 +303,21 @@ def test_body_over_the_limit_is_413(tmp_path, fake_upstream) -> None:
             gateway.url + "/v1/chat/completions", json={"model": "local", "messages": OK_MESSAGES}
         )
         assert small.status_code == 200
+        # no content-length: the body is counted as it arrives
+        chunked = httpx.post(gateway.url + "/v1/chat/completions", content=_chunks(big))
+        assert chunked.status_code == 413
+        assert chunked.json()["error"]["code"] == "payload_too_large"
+        small_chunked = {"model": "local", "messages": OK_MESSAGES}
+        accepted = httpx.post(gateway.url + "/v1/chat/completions", content=_chunks(small_chunked))
+        assert accepted.status_code == 200, accepted.text
     finally:
         gateway.stop()
+
+
+def _chunks(body: dict) -> Iterator[bytes]:
+    raw = json.dumps(body).encode()
+    for start in range(0, len(raw), 512):
+        yield raw[start : start + 512]
 
 
 def test_wrong_method_and_unknown_path_are_openai_shaped(gateway: Gateway) -> None:

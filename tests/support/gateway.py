@@ -44,6 +44,8 @@ class Gateway:
         )
         if client := os.environ.get("TEST_HTTP_CLIENT"):  # the whole suite on another transport
             env["SWITCHYARD_HTTP_CLIENT"] = client
+        if interface := os.environ.get("TEST_SERVER_INTERFACE"):  # or on ASGI
+            env["SWITCHYARD_SERVER_INTERFACE"] = interface
         env.update(self.env)  # a test's settings win, the log level included
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it until stop()
         self.process = subprocess.Popen(

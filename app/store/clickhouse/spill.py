@@ -152,15 +152,16 @@ class SpillDir:
 
     def seal(self) -> tuple[Path, int] | None:
         """Close the overflow file, if any, into a replayable batch file: its path and lines."""
-        with self._lock:
-            if self._open is None or self._open_path is None:
-                return None
-            os.fsync(self._open.fileno())
-            self._open.close()
-            sealed = self._open_path.with_suffix("")
-            self._open_path.rename(sealed)
+        with self._lock:  # only the swap: appends on the event loop never wait for the fsync
+            file, path, lines = self._open, self._open_path, self._open_lines
             self._open = self._open_path = None
-            return sealed, self._open_lines
+        if file is None or path is None:
+            return None
+        os.fsync(file.fileno())
+        file.close()
+        sealed = path.with_suffix("")
+        path.rename(sealed)
+        return sealed, lines
 
     def files(self) -> list[Path]:
         """Sealed batch files, oldest first (batch ids are UUIDv7, so names sort by time)."""
