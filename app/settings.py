@@ -12,7 +12,7 @@ import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -42,6 +42,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # How granian calls the app (docs/performance.md, "RSGI for the chat endpoint"): RSGI for
     # the chat endpoint with Litestar behind an adapter, or Litestar's ASGI app for everything.
     server_interface: Literal["rsgi", "asgi"] = "rsgi"
+    # How long a thread may hold the GIL while another waits (Python's default is 5 ms): the
+    # writer thread's encoding would otherwise delay a request that long (docs/performance.md,
+    # "The GIL switch interval").
+    gil_switch_interval_ms: Annotated[float, msgspec.Meta(gt=0, le=100)] = 1.0
     config_dir: str = "./variants"
     data_dir: str = "./data"
     database_url: str | None = None

@@ -83,6 +83,7 @@ def _serve_http(settings: Settings) -> None:
     from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
 
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)  # the workers inherit it
     rsgi = settings.server_interface == "rsgi"
     Granian(
         "app.main:create_rsgi_app" if rsgi else "app.main:create_app",
