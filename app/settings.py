@@ -36,9 +36,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    # The provider transport (docs/providers.md, "HTTP client"): aiohttp, Rust's reqwest, or
-    # mixed (reqwest for whole responses, aiohttp for streams).
-    http_client: Literal["aiohttp", "pyreqwest", "mixed"] = "aiohttp"
+    # The provider transport (docs/providers.md, "HTTP client"): mixed (reqwest for whole
+    # responses, aiohttp for streams), aiohttp, or Rust's reqwest for both.
+    http_client: Literal["aiohttp", "pyreqwest", "mixed"] = "mixed"
     # How granian calls the app (docs/performance.md, "RSGI for the chat endpoint"): RSGI for
     # the chat endpoint with Litestar behind an adapter, or Litestar's ASGI app for everything.
     server_interface: Literal["rsgi", "asgi"] = "rsgi"

@@ -8,10 +8,11 @@ import pytest
 from app.settings import Settings
 
 
-def test_defaults_are_rsgi_and_a_one_millisecond_switch_interval() -> None:
+def test_defaults_are_rsgi_mixed_and_a_one_millisecond_switch_interval() -> None:
     settings = Settings.from_env({})
     assert settings.server_interface == "rsgi"
     assert settings.gil_switch_interval_ms == 1.0
+    assert settings.http_client == "mixed"
     chosen = Settings.from_env(
         {"SWITCHYARD_SERVER_INTERFACE": "asgi", "SWITCHYARD_GIL_SWITCH_INTERVAL_MS": "5"}
     )
