@@ -86,7 +86,9 @@ async def handle_chat(
         if trace is not None:  # a no-op when the inference was recorded (and its trace ended)
             trace.fail(error.status, error.message)
         await exchange.respond(
-            error.status, [_JSON, *error.headers.items()], encoder.encode(error.body())
+            error.status,
+            [_JSON, *((k.lower(), v) for k, v in error.headers.items())],
+            encoder.encode(error.body()),
         )
     except ClientGone:
         if trace is not None:
