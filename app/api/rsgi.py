@@ -111,8 +111,8 @@ class _Lifespan:
 
 
 async def _to_asgi(app: Litestar, scope: Scope, proto: HTTPProtocol) -> None:
-    """Serve one request with the ASGI app: the body is read once, the response buffered until
-    its last part unless it streams (``more_body``), so a plain response is one RSGI call."""
+    """Serve one request with the ASGI app: the response is buffered until its last part unless
+    it streams (``more_body``), so a plain response is one RSGI call."""
     host, _, port = scope.client.rpartition(":")
     server_host, _, server_port = scope.server.rpartition(":")
     asgi_scope = {
@@ -131,15 +131,20 @@ async def _to_asgi(app: Litestar, scope: Scope, proto: HTTPProtocol) -> None:
         "state": {},
     }
     response = _AsgiResponse(proto)
-    body_sent = False
+    chunks = proto.__aiter__()
+    body_read = False
 
     async def receive() -> dict[str, Any]:
-        nonlocal body_sent
-        if not body_sent:
-            body_sent = True
+        """The body as it arrives, so Litestar's body limit stops a large one early."""
+        nonlocal body_read
+        if not body_read:
             try:
-                return {"type": "http.request", "body": await proto(), "more_body": False}
+                return {"type": "http.request", "body": await chunks.__anext__(), "more_body": True}
+            except StopAsyncIteration:
+                body_read = True
+                return {"type": "http.request", "body": b"", "more_body": False}
             except ProtocolClosed:
+                body_read = True
                 return {"type": "http.disconnect"}
         await response.gone_or_done()
         return {"type": "http.disconnect"}

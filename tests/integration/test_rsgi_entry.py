@@ -4,6 +4,7 @@ route matching without Litestar's router, the request counter, Litestar's lifesp
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -19,13 +20,15 @@ from tests.support.fake_openai import FakeOpenAI, free_port
 from tests.support.gateway import REPO, Gateway
 
 BODY = {"model": "local", "messages": [{"role": "user", "content": "hi"}]}
+LIMIT = 64 * 1024
 
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeOpenAI) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("rsgi")
     config = write_gateway_config(root / "variants", fake_upstream)
-    server = Gateway(config, root / "data", env={"FAKE_UPSTREAM_KEY": "sk-test"}).start()
+    env = {"FAKE_UPSTREAM_KEY": "sk-test", "SWITCHYARD_MAX_BODY_BYTES": str(LIMIT)}
+    server = Gateway(config, root / "data", env=env).start()
     yield server
     server.stop()
 
@@ -74,6 +77,22 @@ def test_other_routes_go_through_litestar(gw: Gateway) -> None:
         assert response.status_code == 200
         events = [line for line in response.iter_lines() if line.startswith("event: ")]
     assert events[0] == "event: response.created" and events[-1] == "event: response.completed"
+
+
+def test_bodies_of_other_routes_arrive_whole_and_within_the_limit(gw: Gateway) -> None:
+    """Through the adapter a body arrives in parts, and Litestar's limit still applies."""
+
+    def parts(raw: bytes) -> Iterator[bytes]:
+        for start in range(0, len(raw), 4096):
+            yield raw[start : start + 4096]
+
+    chat = httpx.post(gw.url + "/v1/chat/completions", json=BODY, timeout=15).json()
+    feedback = {"metric_name": "thumbs_up", "inference_id": chat["id"], "value": True}
+    raw = json.dumps(feedback).encode()
+    accepted = httpx.post(gw.url + "/v1/feedback", content=parts(raw + b" " * 20_000))
+    assert accepted.status_code == 200, accepted.text
+    too_big = httpx.post(gw.url + "/v1/feedback", content=parts(raw + b" " * (LIMIT + 1)))
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
 
 
 def test_a_failed_startup_ends_the_process_with_its_reason(tmp_path: Path) -> None:
