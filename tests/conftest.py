@@ -155,12 +155,21 @@ def fake_anthropic() -> Iterator[FakeAnthropic]:
     fake.stop()
 
 
+UPSTREAM_KEY = "sk-test-secret-123"  # FAKE_UPSTREAM_KEY: the key the test config sends upstream
+
+
+def serve_test_config(root: Path, fake: FakeOpenAI, env: dict[str, str] | None = None) -> Gateway:
+    """A started gateway under ``root`` on :func:`write_gateway_config`'s config."""
+    config = write_gateway_config(root / "variants", fake)
+    return Gateway(
+        config, root / "data", env={"FAKE_UPSTREAM_KEY": UPSTREAM_KEY, **(env or {})}
+    ).start()
+
+
 @pytest.fixture(scope="session")
 def gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeOpenAI
 ) -> Iterator[Gateway]:
-    root = tmp_path_factory.mktemp("gateway")
-    config = write_gateway_config(root / "variants", fake_upstream)
-    server = Gateway(config, root / "data", env={"FAKE_UPSTREAM_KEY": "sk-test-secret-123"}).start()
+    server = serve_test_config(tmp_path_factory.mktemp("gateway"), fake_upstream)
     yield server
     server.stop()

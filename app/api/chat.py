@@ -13,13 +13,14 @@ The operation is added to the OpenAPI document by :func:`document_chat_endpoint`
 
 from __future__ import annotations
 
+import logging
 import re
 
 from litestar import Litestar, asgi
 from litestar.openapi.spec import OpenAPIResponse, Operation, PathItem
 from litestar.types import HTTPScope, Receive, Send
 
-from app.api.errors import method_not_allowed
+from app.api.errors import internal_error, method_not_allowed
 from app.api.exchange import AsgiExchange, ClientGone, Exchange
 from app.api.services import Services, services_of
 from app.errors import GatewayError, NotFound
@@ -39,6 +40,9 @@ CHAT_PATHS = [
 # routes do not take path parameters).
 TIR_MOUNT = "/project"
 _TIR_PATH = re.compile(r"^/p-[^/]+/endpoint/is-([^/]+)/v1/chat/completions/?$")
+_ROUTES = {path: path for path in CHAT_PATHS} | {path + "/": path for path in CHAT_PATHS}
+
+log = logging.getLogger("switchyard.api")
 
 _JSON = ("content-type", "application/json")
 _SSE_HEADERS = [
@@ -46,6 +50,22 @@ _SSE_HEADERS = [
     ("cache-control", "no-cache"),
     ("x-accel-buffering", "no"),
 ]
+
+
+def chat_route(path: str) -> str | None:
+    """The chat route template a path is served by (what Litestar would match), or None."""
+    route = _ROUTES.get(path)
+    if route is None and (path == TIR_MOUNT or path.startswith(TIR_MOUNT + "/")):
+        return TIR_MOUNT
+    return route
+
+
+async def handle_route(exchange: Exchange, services: Services, route: str, path: str) -> None:
+    """Serve a path :func:`chat_route` matched to ``route``."""
+    if route == TIR_MOUNT:
+        await handle_tir_chat(exchange, services, path)
+    else:
+        await handle_chat(exchange, services, path, endpoint=None)
 
 
 @asgi(CHAT_PATHS)
@@ -93,6 +113,10 @@ async def handle_chat(
     except ClientGone:
         if trace is not None:
             trace.fail(499, "client disconnected")
+    except Exception:  # what Litestar's last-resort handler does for its own routes
+        log.exception("unhandled error on %s %s", exchange.method, path)
+        if exchange.status == 0:  # nothing sent yet: the client gets a 500 in OpenAI's shape
+            await exchange.respond(500, [_JSON], encoder.encode(internal_error().body()))
 
 
 async def _serve(

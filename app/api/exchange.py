@@ -33,7 +33,7 @@ class ClientGone(Exception):
 
 class Exchange(Protocol):
     method: str
-    status: int  # the status sent, for the request counter; 500 until a response starts
+    status: int  # the status sent, for the request counter; 0 until a response starts
 
     def header(self, name: str) -> str | None:
         """A request header by its lower-case name."""
@@ -49,8 +49,14 @@ class Exchange(Protocol):
         cancelled or closed early."""
 
 
-def _declared_too_large(declared: str | None, limit: int) -> bool:
-    return declared is not None and declared.isdigit() and int(declared) > limit
+def _declared_length(exchange: Exchange, limit: int) -> int | None:
+    """The body's declared length (None when chunked); :class:`PayloadTooLarge` past ``limit``."""
+    declared = exchange.header("content-length")
+    if declared is None or not declared.isdigit():
+        return None
+    if int(declared) > limit:
+        raise payload_too_large()
+    return int(declared)
 
 
 async def _relay_until_gone(
@@ -93,7 +99,7 @@ class AsgiExchange:
 
     def __init__(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         self.method = scope["method"]
-        self.status = 500
+        self.status = 0
         self._scope, self._receive, self._send = scope, receive, send
 
     def header(self, name: str) -> str | None:
@@ -104,8 +110,7 @@ class AsgiExchange:
         return None
 
     async def read_body(self, limit: int) -> bytes:
-        if _declared_too_large(self.header("content-length"), limit):
-            raise payload_too_large()
+        _declared_length(self, limit)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -153,7 +158,7 @@ class RsgiExchange:
 
     def __init__(self, scope: RsgiScope, proto: RsgiProtocol) -> None:
         self.method = scope.method
-        self.status = 500
+        self.status = 0
         self._scope, self._proto = scope, proto
 
     def header(self, name: str) -> str | None:
@@ -161,11 +166,9 @@ class RsgiExchange:
         return value
 
     async def read_body(self, limit: int) -> bytes:
-        declared = self.header("content-length")
-        if _declared_too_large(declared, limit):
-            raise payload_too_large()
+        declared = _declared_length(self, limit)
         try:
-            if declared is not None and declared.isdigit():
+            if declared is not None:
                 body: bytes = await self._proto()  # granian stops at the declared length
                 return body
             chunks: list[bytes] = []

@@ -16,7 +16,6 @@ scope, ``receive`` and ``send`` for them, and :class:`_Lifespan` runs Litestar's
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -25,24 +24,12 @@ from granian._granian import RSGIProtocolClosed as ProtocolClosed
 from granian.rsgi import Scope
 from litestar import Litestar
 
-from app.api.chat import CHAT_PATHS, TIR_MOUNT, handle_chat, handle_tir_chat
-from app.api.errors import internal_error
+from app.api.chat import chat_route, handle_route
 from app.api.exchange import RsgiExchange
 from app.api.metrics import HTTP_REQUESTS
 from app.api.services import Services, services_of
-from app.wire.response import encoder
 
 log = logging.getLogger("switchyard.api")
-
-_CHAT_ROUTES = {path: path for path in CHAT_PATHS} | {path + "/": path for path in CHAT_PATHS}
-
-
-def chat_route(path: str) -> str | None:
-    """The chat route template a path is served by, or None for any other route."""
-    route = _CHAT_ROUTES.get(path)
-    if route is None and (path == TIR_MOUNT or path.startswith(TIR_MOUNT + "/")):
-        return TIR_MOUNT
-    return route
 
 
 class RsgiGateway:
@@ -67,18 +54,9 @@ class RsgiGateway:
             return
         exchange = RsgiExchange(scope, proto)
         try:
-            if route == TIR_MOUNT:
-                await handle_tir_chat(exchange, self._services, scope.path)
-            else:
-                await handle_chat(exchange, self._services, scope.path, endpoint=None)
-        except Exception:  # what Litestar's last-resort handler does for the ASGI route
-            log.exception("unhandled error on %s %s", scope.method, scope.path)
-            with contextlib.suppress(RuntimeError):  # a response had already started
-                error = internal_error()
-                body = encoder.encode(error.body())
-                await exchange.respond(500, [("content-type", "application/json")], body)
-        finally:
-            HTTP_REQUESTS.inc((route, exchange.method, str(exchange.status)))
+            await handle_route(exchange, self._services, route, scope.path)
+        finally:  # what the request-counting middleware does for Litestar's routes
+            HTTP_REQUESTS.inc((route, exchange.method, str(exchange.status or 500)))
 
 
 class _Lifespan:

@@ -26,7 +26,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from tests.conftest import write_gateway_config
+from tests.conftest import serve_test_config
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.gateway import Gateway
 
@@ -44,14 +44,12 @@ CONTRACT_CHECKED = {"/v1/chat/completions", "/v1/feedback"}
 def fuzz_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeOpenAI
 ) -> Iterator[Gateway]:
-    root = tmp_path_factory.mktemp("fuzz")
-    config = write_gateway_config(root / "variants", fake_upstream)
     env = {
         "SWITCHYARD_ADMIN_TOKEN": ADMIN_TOKEN,
         "SWITCHYARD_ADMIN_SQL_TIMEOUT_S": "2",
         "SWITCHYARD_LOG_LEVEL": "warning",
     }
-    server = Gateway(config, root / "data", env=env).start()
+    server = serve_test_config(tmp_path_factory.mktemp("fuzz"), fake_upstream, env)
     yield server
     server.stop()
 

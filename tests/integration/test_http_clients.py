@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import write_gateway_config
+from tests.conftest import serve_test_config
 from tests.integration import test_anthropic
 from tests.integration.test_anthropic import *  # noqa: F403 - the same tests, each transport
 from tests.integration.test_routing_fallback import *  # noqa: F403
@@ -33,9 +33,7 @@ def gateway(
     fake_upstream: FakeOpenAI,
 ) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp(f"gateway-{request.param}")
-    config = write_gateway_config(root / "variants", fake_upstream)
-    env = {"FAKE_UPSTREAM_KEY": "sk-test-secret-123", "SWITCHYARD_HTTP_CLIENT": request.param}
-    server = Gateway(config, root / "data", env=env).start()
+    server = serve_test_config(root, fake_upstream, {"SWITCHYARD_HTTP_CLIENT": request.param})
     yield server
     exits_cleanly(server)
 

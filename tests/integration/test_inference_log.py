@@ -14,21 +14,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import write_gateway_config
+from tests.conftest import UPSTREAM_KEY, serve_test_config
 from tests.support.analytics import LOGGING_ENV, metric, rows, wait_rows
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.gateway import Gateway
 
-SECRET = "sk-test-secret-123"
+SECRET = UPSTREAM_KEY  # what must never reach the log
 
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeOpenAI) -> Iterator[Gateway]:
-    root = tmp_path_factory.mktemp("inference-log")
-    config = write_gateway_config(root / "variants", fake_upstream)
-    server = Gateway(
-        config, root / "data", env={"FAKE_UPSTREAM_KEY": SECRET, **LOGGING_ENV}
-    ).start()
+    server = serve_test_config(tmp_path_factory.mktemp("inference-log"), fake_upstream, LOGGING_ENV)
     yield server
     server.stop()
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.api.rsgi import chat_route
-from tests.conftest import write_gateway_config
+from app.api.chat import chat_route
+from tests.conftest import serve_test_config
 from tests.support.fake_openai import FakeOpenAI, free_port
 from tests.support.gateway import REPO, Gateway
 
@@ -25,10 +25,8 @@ LIMIT = 64 * 1024
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeOpenAI) -> Iterator[Gateway]:
-    root = tmp_path_factory.mktemp("rsgi")
-    config = write_gateway_config(root / "variants", fake_upstream)
-    env = {"FAKE_UPSTREAM_KEY": "sk-test", "SWITCHYARD_MAX_BODY_BYTES": str(LIMIT)}
-    server = Gateway(config, root / "data", env=env).start()
+    env = {"SWITCHYARD_MAX_BODY_BYTES": str(LIMIT)}
+    server = serve_test_config(tmp_path_factory.mktemp("rsgi"), fake_upstream, env)
     yield server
     server.stop()
 

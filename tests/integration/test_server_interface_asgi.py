@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import write_gateway_config
+from tests.conftest import serve_test_config
 from tests.integration import test_inference_log
 from tests.integration.test_bad_requests import *  # noqa: F403 - the same tests, on ASGI
 from tests.integration.test_inference_log import *  # noqa: F403
@@ -33,10 +33,7 @@ def _every_gateway_on_asgi() -> Iterator[None]:
 def gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeOpenAI
 ) -> Iterator[Gateway]:
-    root = tmp_path_factory.mktemp("gateway-asgi")
-    config = write_gateway_config(root / "variants", fake_upstream)
-    env = {"FAKE_UPSTREAM_KEY": "sk-test-secret-123", **ASGI}
-    server = Gateway(config, root / "data", env=env).start()
+    server = serve_test_config(tmp_path_factory.mktemp("gateway-asgi"), fake_upstream, ASGI)
     yield server
     server.stop()
 
@@ -44,8 +41,6 @@ def gateway(
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeOpenAI) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("inference-log-asgi")
-    config = write_gateway_config(root / "variants", fake_upstream)
-    env = {"FAKE_UPSTREAM_KEY": test_inference_log.SECRET, **test_inference_log.LOGGING_ENV, **ASGI}
-    server = Gateway(config, root / "data", env=env).start()
+    server = serve_test_config(root, fake_upstream, {**test_inference_log.LOGGING_ENV, **ASGI})
     yield server
     server.stop()
