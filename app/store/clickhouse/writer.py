@@ -104,9 +104,6 @@ class Writer:
         self._connect_backoff = backoff_s
         self._next_connect = 0.0
         self._replay_failures: dict[str, int] = {}
-        # Journal files sealed while ClickHouse was up: inserting them is the normal write, not
-        # a replay (anything else in the spill directory waited for ClickHouse).
-        self._fresh: set[str] = set()
         self._stats = WriterStats()
         self._stats_lock = threading.Lock()  # submit() (event loop) and the thread both count
 
@@ -182,8 +179,7 @@ class Writer:
         with self._stats_lock:
             stats = msgspec.structs.replace(self._stats)
         stats.queue_depth = len(self._queue)
-        # journal files about to be inserted are the normal write, not a backlog
-        stats.spill_files = max(len(self._spill.files()) - len(self._fresh), 0)
+        stats.spill_files = len(self._spill.files())
         stats.connected = self._store is not None
         return stats
 
@@ -221,14 +217,23 @@ class Writer:
             self._store = None
 
     def _seal(self) -> None:
+        """Insert the journal file sealed this cycle from the records it was appended from. A
+        failed insert leaves it on disk, replayed (read back) with the backlog."""
         sealed = self._spill.seal()
         if sealed is None or not self._journal:
+            return  # an overflow file: its rows were counted as spilled when appended
+        if self._store is None:
+            self._count(rows_spilled=len(sealed.records))
             return
-        path, lines = sealed
-        if self._store is not None:
-            self._fresh.add(path.name)
-        else:
-            self._count(rows_spilled=lines)
+        try:
+            if sealed.records:
+                self._insert(sealed.batch_id, sealed.records)
+        except Exception as exc:  # noqa: BLE001 - any failure: the file waits for replay
+            self._error(exc)
+            self._count(rows_spilled=len(sealed.records))
+            self._replay_failed(sealed.path, len(sealed.records), exc)
+            return
+        self._spill.remove(sealed.path)
 
     def _connect_if_due(self) -> None:
         if self._store is not None or time.monotonic() < self._next_connect:
@@ -317,8 +322,8 @@ class Writer:
         )
 
     def _replay(self, budget_s: float | None) -> None:
-        """Insert sealed spill files, oldest first, for at most ``budget_s`` (None: all). With
-        the journal on, this is the write path itself."""
+        """Insert sealed spill files, oldest first, for at most ``budget_s`` (None: all): the
+        batches an outage or a crash left, and journal files whose first insert failed."""
         adopted = self._spill.adopt()
         if adopted:
             log.warning("replaying %d spill file(s) left by a process that is gone", adopted)
@@ -335,17 +340,11 @@ class Writer:
                     self._insert(batch.batch_id, batch.records)
             except Exception as exc:  # noqa: BLE001 - any failure: keep the file, tell why below
                 self._error(exc)
-                if path.name in self._fresh:  # a journal file that now waits for ClickHouse
-                    self._fresh.discard(path.name)
-                    self._count(rows_spilled=len(batch.records))
                 self._replay_failed(batch.path, len(batch.records), exc)
                 return
             self._spill.remove(path)
             self._replay_failures.pop(path.name, None)
-            if path.name in self._fresh:
-                self._fresh.discard(path.name)
-            else:
-                self._count(rows_replayed=len(batch.records))
+            self._count(rows_replayed=len(batch.records))
 
     def _replay_failed(self, path: Path, rows: int, exc: Exception) -> None:
         """Tell "ClickHouse is down" (retry later) from "ClickHouse refuses this batch"."""
