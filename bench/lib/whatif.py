@@ -14,6 +14,8 @@ Patches (comma-separated in BENCH_WHATIF):
   gc-50k       the cyclic garbage collector's youngest generation collects after 50,000 net
                allocations instead of 700 (older generations unchanged): fewer, larger
                collections.
+  task-rust    granian runs each request's coroutine with its Rust task implementation
+               (``task_impl=rust``, Python < 3.12 only) instead of an asyncio Task.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sys
 import threading
 
 PATCHES = {p.strip() for p in os.environ.get("BENCH_WHATIF", "").split(",") if p.strip()}
-KNOWN = {"drain-once", "writer-nice", "switch-1ms", "gc-50k"}
+KNOWN = {"drain-once", "writer-nice", "switch-1ms", "gc-50k", "task-rust"}
 
 
 def apply() -> None:
@@ -36,6 +38,16 @@ def apply() -> None:
         import gc
 
         gc.set_threshold(50_000, *gc.get_threshold()[1:])
+    if "task-rust" in PATCHES:
+        import granian
+        from granian.constants import TaskImpl
+
+        original_init = granian.Granian.__init__
+
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            original_init(self, *args, **{**kwargs, "task_impl": TaskImpl.rust})
+
+        granian.Granian.__init__ = __init__  # type: ignore[method-assign]
     from app.store.clickhouse import writer as writer_module
 
     if "drain-once" in PATCHES:
