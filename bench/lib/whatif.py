@@ -14,6 +14,8 @@ Patches (comma-separated in BENCH_WHATIF):
   gc-50k       the cyclic garbage collector's youngest generation collects after 50,000 net
                allocations instead of 700 (older generations unchanged): fewer, larger
                collections.
+  store-proc   one worker on the embedded default hands its rows to a store process that owns
+               chDB, as ``--workers N`` does, instead of owning chDB itself.
   task-rust    granian runs each request's coroutine with its Rust task implementation
                (``task_impl=rust``, Python < 3.12 only) instead of an asyncio Task.
 """
@@ -25,7 +27,7 @@ import sys
 import threading
 
 PATCHES = {p.strip() for p in os.environ.get("BENCH_WHATIF", "").split(",") if p.strip()}
-KNOWN = {"drain-once", "writer-nice", "switch-1ms", "gc-50k", "task-rust"}
+KNOWN = {"drain-once", "writer-nice", "switch-1ms", "gc-50k", "task-rust", "store-proc"}
 
 
 def apply() -> None:
@@ -38,6 +40,12 @@ def apply() -> None:
         import gc
 
         gc.set_threshold(50_000, *gc.get_threshold()[1:])
+    if "store-proc" in PATCHES:  # granian forks the worker after this: it inherits the patch
+        from app.settings import Settings
+
+        Settings.uses_store_process = property(  # type: ignore[method-assign,assignment]
+            lambda self: not self.clickhouse_url
+        )
     if "task-rust" in PATCHES:
         import granian
         from granian.constants import TaskImpl
