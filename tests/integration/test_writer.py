@@ -213,7 +213,7 @@ def test_journal_files_are_inserted_from_memory_and_replayed_only_after_a_failur
     assert stored(store, function)[:3] == (12, 12, 12)
     stats = writer.stats()
     assert (stats.rows_written, stats.rows_replayed, stats.rows_spilled) == (12, 0, 0)
-    wait(lambda: not list(writer._spill.directory.glob("*.jsonl*")))
+    wait(lambda: not list(tmp_path.glob("*/*.jsonl*")))  # the inserted file is gone
 
     faults.plan = ["lost_ack"]  # the next sealed file's rows land, but the writer hears an error
     second = records(function, 9)

@@ -42,7 +42,7 @@ from app.store.clickhouse.rows import (
     encode_batch,
     encode_feedback,
 )
-from app.store.clickhouse.spill import SpillDir
+from app.store.clickhouse.spill import SpillDir, SpilledBatch
 from app.store.clickhouse.store import Store
 
 log = logging.getLogger("switchyard.clickhouse")
@@ -222,18 +222,8 @@ class Writer:
         sealed = self._spill.seal()
         if sealed is None or not self._journal:
             return  # an overflow file: its rows were counted as spilled when appended
-        if self._store is None:
+        if self._store is None or not self._insert_file(sealed):
             self._count(rows_spilled=len(sealed.records))
-            return
-        try:
-            if sealed.records:
-                self._insert(sealed.batch_id, sealed.records)
-        except Exception as exc:  # noqa: BLE001 - any failure: the file waits for replay
-            self._error(exc)
-            self._count(rows_spilled=len(sealed.records))
-            self._replay_failed(sealed.path, len(sealed.records), exc)
-            return
-        self._spill.remove(sealed.path)
 
     def _connect_if_due(self) -> None:
         if self._store is not None or time.monotonic() < self._next_connect:
@@ -335,16 +325,23 @@ class Writer:
             if batch.damaged_lines:
                 log.error("%s: %d damaged line(s) skipped", path, batch.damaged_lines)
                 self._count(rows_dropped=batch.damaged_lines)
-            try:
-                if batch.records:
-                    self._insert(batch.batch_id, batch.records)
-            except Exception as exc:  # noqa: BLE001 - any failure: keep the file, tell why below
-                self._error(exc)
-                self._replay_failed(batch.path, len(batch.records), exc)
+            if not self._insert_file(batch):
                 return
-            self._spill.remove(path)
-            self._replay_failures.pop(path.name, None)
             self._count(rows_replayed=len(batch.records))
+
+    def _insert_file(self, batch: SpilledBatch) -> bool:
+        """Insert a sealed file's records under its batch id and delete it; on failure keep it
+        for a later replay (or set it aside, see ``_replay_failed``) and return False."""
+        try:
+            if batch.records:
+                self._insert(batch.batch_id, batch.records)
+        except Exception as exc:  # noqa: BLE001 - any failure: keep the file, tell why below
+            self._error(exc)
+            self._replay_failed(batch.path, len(batch.records), exc)
+            return False
+        self._spill.remove(batch.path)
+        self._replay_failures.pop(batch.path.name, None)
+        return True
 
     def _replay_failed(self, path: Path, rows: int, exc: Exception) -> None:
         """Tell "ClickHouse is down" (retry later) from "ClickHouse refuses this batch"."""
