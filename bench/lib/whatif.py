@@ -16,6 +16,16 @@ Patches (comma-separated in BENCH_WHATIF):
                collections.
   store-proc   one worker on the embedded default hands its rows to a store process that owns
                chDB, as ``--workers N`` does, instead of owning chDB itself.
+
+The three below were measured and dropped on 2026-12-07 (docs/performance.md, "evening"):
+  writer-idle  the writer thread (and the chDB threads it starts) run under SCHED_IDLE instead of
+               nice 5: any runnable request preempts them at once.
+  loop-slice   every thread but the writer's asks the kernel (EEVDF, Linux 6.12+) for a 0.1 ms
+               time slice instead of the default ~3 ms, so a woken request thread preempts
+               chDB's inserts at once; weights, and so the writer's share, are unchanged.
+  switch-dyn   the writer thread lowers the GIL switch interval to 0.2 ms while it works on a
+               batch (encode, insert, seal, replay) and puts it back after, so the loop waits at
+               most 0.2 ms for the GIL then, and 1 ms the rest of the time.
   task-rust    granian runs each request's coroutine with its Rust task implementation
                (``task_impl=rust``, Python < 3.12 only) instead of an asyncio Task.
 """
@@ -23,11 +33,22 @@ Patches (comma-separated in BENCH_WHATIF):
 from __future__ import annotations
 
 import os
+import struct
 import sys
 import threading
 
 PATCHES = {p.strip() for p in os.environ.get("BENCH_WHATIF", "").split(",") if p.strip()}
-KNOWN = {"drain-once", "writer-nice", "switch-1ms", "gc-50k", "task-rust", "store-proc"}
+KNOWN = {
+    "drain-once",
+    "writer-nice",
+    "switch-1ms",
+    "gc-50k",
+    "task-rust",
+    "store-proc",
+    "writer-idle",
+    "loop-slice",
+    "switch-dyn",
+}
 
 
 def apply() -> None:
@@ -46,6 +67,8 @@ def apply() -> None:
         Settings.uses_store_process = property(  # type: ignore[method-assign,assignment]
             lambda self: not self.clickhouse_url
         )
+    if "loop-slice" in PATCHES:  # inherited by the forked workers and their threads
+        _set_slice(0, 100_000)
     if "task-rust" in PATCHES:
         import granian
         from granian.constants import TaskImpl
@@ -82,6 +105,55 @@ def apply() -> None:
             original_run(self)
 
         writer_module.Writer._run = _run  # type: ignore[method-assign]
+
+    if "writer-idle" in PATCHES:
+        original_idle_run = writer_module.Writer._run
+
+        def _idle_run(self) -> None:  # type: ignore[no-untyped-def]
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+            original_idle_run(self)
+
+        writer_module.Writer._run = _idle_run  # type: ignore[method-assign]
+
+    if "loop-slice" in PATCHES:
+        original_slice_run = writer_module.Writer._run
+
+        def _default_slice_run(self) -> None:  # type: ignore[no-untyped-def]
+            _set_slice(threading.get_native_id(), 0)  # 0: the default slice, for chDB's too
+            original_slice_run(self)
+
+        writer_module.Writer._run = _default_slice_run  # type: ignore[method-assign]
+
+    if "switch-dyn" in PATCHES:
+        _patch_switch_dyn(writer_module)
+
+
+def _patch_switch_dyn(writer_module) -> None:  # type: ignore[no-untyped-def]
+    for name in ("_drain", "_seal", "_replay"):
+        original = getattr(writer_module.Writer, name)
+
+        def working(self, *args, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+            idle = sys.getswitchinterval()
+            sys.setswitchinterval(0.0002)
+            try:
+                return _original(self, *args, **kwargs)
+            finally:
+                sys.setswitchinterval(idle)
+
+        setattr(writer_module.Writer, name, working)
+
+
+def _set_slice(tid: int, slice_ns: int) -> None:
+    """sched_setattr(2) with SCHED_OTHER, this thread's nice, and ``sched_runtime`` as the
+    requested slice (x86_64 syscall 314)."""
+    import ctypes
+
+    nice = os.getpriority(os.PRIO_PROCESS, tid)
+    attr = struct.pack("IIQiIQQQII", 56, 0, 0, nice, 0, slice_ns, 0, 0, 0, 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(attr, 56)
+    if libc.syscall(314, tid, buf, 0) != 0:
+        raise OSError(ctypes.get_errno(), "sched_setattr")
 
 
 if __name__ == "__main__":
