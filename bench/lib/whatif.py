@@ -98,34 +98,27 @@ def apply() -> None:
         writer_module.Writer._drain = _drain  # type: ignore[method-assign]
 
     if "writer-nice" in PATCHES:
-        original_run = writer_module.Writer._run
-
-        def _run(self) -> None:  # type: ignore[no-untyped-def]
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-            original_run(self)
-
-        writer_module.Writer._run = _run  # type: ignore[method-assign]
-
+        _before_writer_runs(writer_module, lambda tid: os.setpriority(os.PRIO_PROCESS, tid, 10))
     if "writer-idle" in PATCHES:
-        original_idle_run = writer_module.Writer._run
-
-        def _idle_run(self) -> None:  # type: ignore[no-untyped-def]
-            os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
-            original_idle_run(self)
-
-        writer_module.Writer._run = _idle_run  # type: ignore[method-assign]
-
-    if "loop-slice" in PATCHES:
-        original_slice_run = writer_module.Writer._run
-
-        def _default_slice_run(self) -> None:  # type: ignore[no-untyped-def]
-            _set_slice(threading.get_native_id(), 0)  # 0: the default slice, for chDB's too
-            original_slice_run(self)
-
-        writer_module.Writer._run = _default_slice_run  # type: ignore[method-assign]
-
+        _before_writer_runs(
+            writer_module,
+            lambda tid: os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0)),
+        )
+    if "loop-slice" in PATCHES:  # 0: the default slice, for the chDB threads it starts too
+        _before_writer_runs(writer_module, lambda tid: _set_slice(tid, 0))
     if "switch-dyn" in PATCHES:
         _patch_switch_dyn(writer_module)
+
+
+def _before_writer_runs(writer_module, prologue) -> None:  # type: ignore[no-untyped-def]
+    """Run ``prologue(native thread id)`` in the writer thread before its loop starts."""
+    original_run = writer_module.Writer._run
+
+    def _run(self) -> None:  # type: ignore[no-untyped-def]
+        prologue(threading.get_native_id())
+        original_run(self)
+
+    writer_module.Writer._run = _run
 
 
 def _patch_switch_dyn(writer_module) -> None:  # type: ignore[no-untyped-def]
