@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import PageWatch
-from tests.browser.test_console import admin, reloaded, sign_in, wait_for
+from tests.browser.test_console import admin, sign_in, wait_for
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.gateway import Gateway
 
@@ -138,8 +138,15 @@ def test_providers_page_shows_a_breaker_opened_by_a_failing_upstream(
         text = card.inner_text()
         assert "open after 2 failures in a row" in text and "upstream exploded" in text
         assert model in text and "gpt-flaky" in text
-        wait_for(lambda: "100.0%" in reloaded(browser_page), timeout=30)
-        recent = browser_page.locator(f"#provider-{provider} table.recent tbody tr").inner_text()
+        # The two failed attempts may land in separate write batches: wait for both, not the first.
+        recent_row = browser_page.locator(f"#provider-{provider} table.recent tbody tr")
+
+        def recent_once_both_landed() -> str:
+            browser_page.reload()
+            text = str(recent_row.inner_text()) if recent_row.count() else ""
+            return text if "\t2\t2\t" in text else ""
+
+        recent = wait_for(recent_once_both_landed, timeout=30)
         assert "gpt-flaky" in recent and "\t2\t2\t100.0%" in recent
         demo = browser_page.locator("#provider-demo [data-breaker]").inner_text()
         assert demo in ("closed", "unused")
